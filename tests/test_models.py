@@ -1,0 +1,57 @@
+import jax
+import jax.numpy as jnp
+import pytest
+
+from jaxgan import models
+
+pytestmark = pytest.mark.usefixtures('strict_dtypes')
+
+
+def num_params(module, *inputs):
+  variables = jax.eval_shape(lambda: module.init(jax.random.key(0), *inputs, train=False))
+  return sum(p.size for p in jax.tree.leaves(variables['params']))
+
+
+@pytest.mark.parametrize('resolution,base', [(8, 4), (16, 4), (28, 7), (32, 4), (64, 4)])
+@pytest.mark.parametrize('channels', [1, 3])
+def test_dcgan_shapes(resolution, base, channels):
+  assert models.dcgan_base_resolution(resolution) == base
+  g = models.DCGANGenerator(resolution, channels, width=8)
+  d = models.DCGANDiscriminator(resolution, width=8)
+  z = jax.ShapeDtypeStruct((2, 16), jnp.float32)
+  g_vars = jax.eval_shape(lambda z: g.init(jax.random.key(0), z, train=False), z)
+  x, updates = jax.eval_shape(lambda v, z: g.apply(v, z, train=True, mutable=['batch_stats']), g_vars, z)
+  assert x.shape == (2, resolution, resolution, channels)
+  assert 'batch_stats' in updates
+  d_vars = jax.eval_shape(lambda x: d.init(jax.random.key(0), x, train=False), x)
+  logits, _ = jax.eval_shape(lambda v, x: d.apply(v, x, train=True, mutable=['batch_stats']), d_vars, x)
+  assert logits.shape == (2,)
+
+
+def test_dcgan_runs_and_ends_in_tanh():
+  g = models.DCGANGenerator(8, 3, width=4)
+  z = jax.random.normal(jax.random.key(1), (2, 8)) * 100
+  variables = g.init(jax.random.key(0), z, train=False)
+  x = g.apply(variables, z, train=False)
+  assert x.shape == (2, 8, 8, 3) and jnp.all(jnp.abs(x) <= 1)
+
+
+def test_dcgan64_matches_pytorch_examples_parameter_counts():
+  # pytorch/examples dcgan: netG has 3,576,704 parameters and netD 2,765,568.
+  z = jnp.zeros((1, 100))
+  assert num_params(models.DCGANGenerator(64, 3, width=64), z) == 3_576_704
+  assert num_params(models.DCGANDiscriminator(64, width=64), jnp.zeros((1, 64, 64, 3))) == 2_765_568
+
+
+def test_mlp_shapes():
+  g = models.MLPGenerator((3,), hidden=(8, 8))
+  d = models.MLPDiscriminator(hidden=(8,))
+  z = jnp.ones((5, 2))
+  x = g.apply(g.init(jax.random.key(0), z), z)
+  assert x.shape == (5, 3)
+  assert d.apply(d.init(jax.random.key(1), x), x).shape == (5,)
+
+
+def test_resolution_too_small():
+  with pytest.raises(ValueError, match='at least 4'):
+    models.dcgan_base_resolution(2)

@@ -1,0 +1,141 @@
+"""The train state: one immutable pytree holding the whole game."""
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from jaxgan import models
+from jaxgan.config import Config, GameConfig, ModelConfig, OptimConfig
+from jaxgan.priors import Prior, sample_latent
+
+Variables = Any  # a pytree of arrays
+
+
+class Player(struct.PyTreeNode):
+  """One network with its parameters, batch-norm statistics and optimizer."""
+
+  params: Variables
+  batch_stats: Variables  # {} for a network without batch norm
+  opt_state: optax.OptState
+  module: nn.Module = struct.field(pytree_node=False)
+  tx: optax.GradientTransformation = struct.field(pytree_node=False)
+
+  def apply(
+    self, params: Variables, batch_stats: Variables, x: jax.Array, *, train: bool
+  ) -> tuple[jax.Array, Variables]:
+    """Runs the network; returns its output and the updated batch statistics.
+
+    In train mode batch norm uses (and updates) batch statistics; otherwise it
+    uses the running averages and returns them unchanged.
+    """
+    if not batch_stats:
+      return self.module.apply({'params': params}, x, train=train), batch_stats
+    variables = {'params': params, 'batch_stats': batch_stats}
+    if not train:
+      return self.module.apply(variables, x, train=False), batch_stats
+    out, updates = self.module.apply(variables, x, train=True, mutable=['batch_stats'])
+    return out, updates['batch_stats']
+
+  def apply_gradients(self, grads: Variables, batch_stats: Variables) -> 'Player':
+    """One optimizer update of the parameters, and new batch statistics."""
+    updates, opt_state = self.tx.update(grads, self.opt_state, self.params)
+    params = optax.apply_updates(self.params, updates)
+    return self.replace(params=params, batch_stats=batch_stats, opt_state=opt_state)
+
+
+class GANState(struct.PyTreeNode):
+  """Step, randomness, both players and the generator EMA."""
+
+  step: jax.Array  # int32 []
+  key: jax.Array  # typed PRNG key []; step t draws from fold_in(key, t)
+  generator: Player
+  discriminator: Player
+  ema_params: Variables  # exponential moving average of generator.params
+  game: GameConfig = struct.field(pytree_node=False)
+  prior: Prior = struct.field(pytree_node=False)
+  latent_dim: int = struct.field(pytree_node=False)
+
+  def sample_latent(self, key: jax.Array, num: int) -> jax.Array:
+    """Draws z [num, latent_dim] from the prior."""
+    return sample_latent(key, self.prior, (num, self.latent_dim))
+
+
+def make_models(model: ModelConfig, sample_shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
+  """The (generator, discriminator) pair for samples of `sample_shape`."""
+  if model.architecture == 'mlp':
+    return (
+      models.MLPGenerator(sample_shape, model.g_hidden, model.activation),
+      models.MLPDiscriminator(model.d_hidden, model.activation),
+    )
+  height, width, channels = sample_shape
+  if height != width:
+    raise ValueError(f'DCGAN needs square images, got {height}x{width}')
+  return (
+    models.DCGANGenerator(height, channels, model.g_width),
+    models.DCGANDiscriminator(height, model.d_width),
+  )
+
+
+def make_optimizer(optim: OptimConfig, lr: float, updates: int) -> optax.GradientTransformation:
+  """The optimizer of one player, its schedule spanning `updates` updates."""
+  if optim.schedule == 'cosine':
+    lr = optax.cosine_decay_schedule(lr, updates, alpha=optim.final_lr_fraction)
+  elif optim.schedule == 'linear':
+    lr = optax.linear_schedule(lr, lr * optim.final_lr_fraction, updates)
+  if optim.optimizer == 'sgd':
+    return optax.sgd(lr, momentum=optim.b1)
+  return optax.adam(lr, b1=optim.b1, b2=optim.b2)
+
+
+def _init_player(module: nn.Module, tx: optax.GradientTransformation, key: jax.Array, x: jax.Array) -> Player:
+  variables = module.init(key, x, train=False)
+  params = variables['params']
+  return Player(params, variables.get('batch_stats', {}), tx.init(params), module, tx)
+
+
+def create_state(config: Config, key: jax.Array, sample_shape: tuple[int, ...]) -> GANState:
+  """Initialises both players and their optimizers from `key`.
+
+  Args:
+    config: the run's config.
+    key: a typed PRNG key; the state keeps a child of it for the steps.
+    sample_shape: shape of one real sample, (1,) for 1-D data or (H, W, C).
+
+  Returns:
+    The state at step 0, with the EMA equal to the generator.
+  """
+  g_key, d_key, step_key = jax.random.split(key, 3)
+  generator, discriminator = make_models(config.model, sample_shape)
+  steps, d_steps = config.train.steps, config.game.d_steps
+  g_tx = make_optimizer(config.optim, config.optim.g_lr, steps)
+  d_tx = make_optimizer(config.optim, config.optim.d_lr, steps * d_steps)
+  z = jnp.zeros((1, config.model.latent_dim))
+  g = _init_player(generator, g_tx, g_key, z)
+  d = _init_player(discriminator, d_tx, d_key, jnp.zeros((1, *sample_shape)))
+  return GANState(
+    step=jnp.zeros((), jnp.int32),
+    key=step_key,
+    generator=g,
+    discriminator=d,
+    ema_params=jax.tree.map(jnp.copy, g.params),  # own buffers: the state is donated
+    game=config.game,
+    prior=config.model.prior,
+    latent_dim=config.model.latent_dim,
+  )
+
+
+def generate(state: GANState, z: jax.Array, *, ema: bool = True) -> jax.Array:
+  """Samples G(z) in inference mode, from the EMA generator by default."""
+  g = state.generator
+  params = state.ema_params if ema else g.params
+  return g.apply(params, g.batch_stats, z, train=False)[0]
+
+
+def discriminate(state: GANState, x: jax.Array) -> jax.Array:
+  """D's logits [B] for samples x, in inference mode."""
+  d = state.discriminator
+  return d.apply(d.params, d.batch_stats, x, train=False)[0]

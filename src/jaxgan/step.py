@@ -1,0 +1,111 @@
+"""The min-max train step: one round of the game, compiled once.
+
+A round is `game.d_steps` discriminator updates and one generator update:
+
+  * alternating (the original GAN's Algorithm 1): G's gradient is taken against
+    the discriminator these D updates produced;
+  * simultaneous: G's gradient is taken against the discriminator as it was at
+    the start of the round, as if both players moved at once.
+
+Randomness: round t draws from fold_in(state.key, t), so a resumed run draws
+exactly what an uninterrupted one does.
+"""
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxgan.losses import get_objective, value_function
+from jaxgan.state import GANState, Player, Variables
+
+Metrics = dict[str, jax.Array]
+
+
+def _step_keys(state: GANState) -> tuple[jax.Array, jax.Array]:
+  """(discriminator key, generator key) of this round."""
+  d_key, g_key = jax.random.split(jax.random.fold_in(state.key, state.step))
+  return d_key, g_key
+
+
+def _discriminator_update(state: GANState, real: jax.Array, key: jax.Array) -> tuple[Player, Metrics]:
+  """One D update on real [B, ...] against fresh samples of the current G."""
+  g, d = state.generator, state.discriminator
+  # G runs with batch statistics, as in its own update; its running averages
+  # are updated only there.
+  fake, _ = g.apply(g.params, g.batch_stats, state.sample_latent(key, real.shape[0]), train=True)
+  fake = jax.lax.stop_gradient(fake)
+
+  def loss_fn(params: Variables) -> tuple[jax.Array, tuple[Variables, jax.Array, jax.Array]]:
+    # Real and fake pass separately, so each has its own batch statistics.
+    real_logits, stats = d.apply(params, d.batch_stats, real, train=True)
+    fake_logits, stats = d.apply(params, stats, fake, train=True)
+    loss = get_objective(state.game.objective).discriminator_loss(real_logits, fake_logits)
+    return loss.mean(), (stats, real_logits, fake_logits)
+
+  (loss, (stats, real_logits, fake_logits)), grads = jax.value_and_grad(loss_fn, has_aux=True)(d.params)
+  metrics = {
+    'd_loss': loss,
+    'd_real': jax.nn.sigmoid(real_logits).mean(),  # mean D(x)
+    'd_fake': jax.nn.sigmoid(fake_logits).mean(),  # mean D(G(z))
+    'value': value_function(real_logits, fake_logits).mean(),  # V(D, G) before the update
+    'grad_norm_d': optax.tree.norm(grads),
+  }
+  return d.apply_gradients(grads, stats), metrics
+
+
+def _generator_gradients(state: GANState, key: jax.Array, batch_size: int) -> tuple[Variables, Variables, Metrics]:
+  """G's loss gradient against state.discriminator, and G's new batch stats."""
+  g, d = state.generator, state.discriminator
+  z = state.sample_latent(key, batch_size)
+
+  def loss_fn(params: Variables) -> tuple[jax.Array, Variables]:
+    fake, stats = g.apply(params, g.batch_stats, z, train=True)
+    # D sees the batch as in its own update; its statistics stay as they are.
+    fake_logits, _ = d.apply(d.params, d.batch_stats, fake, train=True)
+    return get_objective(state.game.objective).generator_loss(fake_logits).mean(), stats
+
+  (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(g.params)
+  return grads, stats, {'g_loss': loss, 'grad_norm_g': optax.tree.norm(grads)}
+
+
+@jax.jit(donate_argnums=0)
+def train_step(state: GANState, batch: jax.Array) -> tuple[GANState, Metrics]:
+  """One round of the game.
+
+  Args:
+    state: the game before the round; donated.
+    batch: real samples [d_steps * B, ...], B per discriminator update.
+
+  Returns:
+    The state after the round and its scalar metrics: d_loss, g_loss, d_real
+    (mean D(x)), d_fake (mean D(G(z))), value (V(D, G)) and gradient norms; the
+    discriminator's are means over its d_steps updates.
+  """
+  d_key, g_key = _step_keys(state)
+  d_steps = state.game.d_steps
+  if batch.shape[0] % d_steps:
+    raise ValueError(f'batch of {batch.shape[0]} does not split into {d_steps} discriminator updates')
+  reals = batch.reshape(d_steps, batch.shape[0] // d_steps, *batch.shape[1:])
+
+  if state.game.update_order == 'simultaneous':
+    g_grads, g_stats, g_metrics = _generator_gradients(state, g_key, reals.shape[1])
+
+  def d_update(disc: Player, inputs: tuple[jax.Array, jax.Array]) -> tuple[Player, Metrics]:
+    return _discriminator_update(state.replace(discriminator=disc), *inputs)
+
+  disc, d_metrics = jax.lax.scan(d_update, state.discriminator, (reals, jax.random.split(d_key, d_steps)))
+  state = state.replace(discriminator=disc)
+
+  if state.game.update_order == 'alternating':
+    g_grads, g_stats, g_metrics = _generator_gradients(state, g_key, reals.shape[1])
+
+  generator = state.generator.apply_gradients(g_grads, g_stats)
+  ema = optax.incremental_update(generator.params, state.ema_params, 1.0 - state.game.ema_decay)
+  state = state.replace(step=state.step + 1, generator=generator, ema_params=ema)
+  return state, {**jax.tree.map(jnp.mean, d_metrics), **g_metrics}
+
+
+@jax.jit(donate_argnums=0)
+def train_steps(state: GANState, batches: jax.Array) -> tuple[GANState, Metrics]:
+  """len(batches) rounds in one dispatch (`lax.scan`); metrics stacked, [K]."""
+  return jax.lax.scan(train_step, state, batches)

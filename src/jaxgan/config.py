@@ -1,0 +1,247 @@
+"""Run configuration: typed, frozen, nested dataclasses.
+
+A config file is a Python file with `get_config() -> Config`; the built-in ones
+live in `jaxgan.configs`. Any leaf can be overridden from text, for example
+`optim.g_lr=2e-4`, with its type checked against the field's annotation.
+"""
+
+import dataclasses
+import importlib
+import importlib.util
+import pkgutil
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal
+
+from jaxgan.models import Activation
+from jaxgan.priors import Prior
+
+
+class ConfigError(ValueError):
+  """A config, an override or a config name that cannot be used."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+  """The two players' architectures and the latent prior."""
+
+  architecture: Literal['mlp', 'dcgan'] = 'mlp'
+  latent_dim: int = 1
+  prior: Prior = 'uniform'
+  g_hidden: tuple[int, ...] = (64, 64)  # mlp only
+  d_hidden: tuple[int, ...] = (64, 64)  # mlp only
+  activation: Activation = 'leaky_relu'  # mlp only
+  g_width: int = 64  # dcgan only: channels of G's last stage
+  d_width: int = 64  # dcgan only: channels of D's first stage
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+  """Where real samples come from."""
+
+  source: Literal['normal'] = 'normal'
+  mean: float = 4.0  # normal only
+  std: float = 0.5  # normal only
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimConfig:
+  """Both players' optimizers; the schedule decays to final_lr_fraction * lr."""
+
+  optimizer: Literal['adam', 'sgd'] = 'adam'
+  g_lr: float = 2e-4
+  d_lr: float = 2e-4
+  b1: float = 0.5  # Adam's beta1, or SGD's momentum
+  b2: float = 0.999  # Adam only
+  schedule: Literal['constant', 'cosine', 'linear'] = 'constant'
+  final_lr_fraction: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class GameConfig:
+  """The min-max game: losses, update order and the generator EMA."""
+
+  objective: Literal['minimax', 'non_saturating'] = 'non_saturating'
+  update_order: Literal['alternating', 'simultaneous'] = 'alternating'
+  d_steps: int = 1  # D updates per G update
+  ema_decay: float = 0.999  # 0 keeps the EMA equal to G
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  """The training loop."""
+
+  steps: int = 5000
+  batch_size: int = 64
+  seed: int = 0
+  log_every: int = 100  # steps per dispatch and per metrics line
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalConfig:
+  """The 1-D theory check: panels (a) to (d) and D trained to convergence."""
+
+  panel_fractions: tuple[float, ...] = ()  # where to draw and check, as fractions of train.steps
+  num_samples: int = 1_000_000  # generator samples for density estimates
+  grid_size: int = 1024
+  dstar_steps: int = 1000  # steps to train D to convergence at a panel
+  dstar_lr: float = 1e-2  # decays to 0 over dstar_steps (cosine)
+  dstar_batch_size: int = 4096
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+  """Everything a run needs; `train(config, workdir)` reads nothing else."""
+
+  model: ModelConfig = ModelConfig()
+  data: DataConfig = DataConfig()
+  optim: OptimConfig = OptimConfig()
+  game: GameConfig = GameConfig()
+  train: TrainConfig = TrainConfig()
+  eval: EvalConfig = EvalConfig()
+
+
+def validate(config: Config) -> Config:
+  """Raises ConfigError naming the first value out of range; returns config."""
+  checks = [
+    (config.train.steps > 0, 'train.steps must be positive'),
+    (config.train.batch_size > 0, 'train.batch_size must be positive'),
+    (config.train.log_every > 0, 'train.log_every must be positive'),
+    (config.game.d_steps > 0, 'game.d_steps must be positive'),
+    (0 <= config.game.ema_decay < 1, 'game.ema_decay must be in [0, 1)'),
+    (config.optim.g_lr > 0 and config.optim.d_lr > 0, 'optim.g_lr and optim.d_lr must be positive'),
+    (0 <= config.optim.final_lr_fraction <= 1, 'optim.final_lr_fraction must be in [0, 1]'),
+    (config.model.latent_dim > 0, 'model.latent_dim must be positive'),
+    (config.data.std > 0, 'data.std must be positive'),
+    (all(0 <= f <= 1 for f in config.eval.panel_fractions), 'eval.panel_fractions must be in [0, 1]'),
+    (
+      config.eval.dstar_steps > 0 and config.eval.dstar_batch_size > 0,
+      'eval.dstar_steps and eval.dstar_batch_size must be positive',
+    ),
+    (config.eval.num_samples > 1 and config.eval.grid_size > 1, 'eval.num_samples and eval.grid_size must be above 1'),
+  ]
+  for ok, message in checks:
+    if not ok:
+      raise ConfigError(message)
+  return config
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+  return typing.get_type_hints(cls)
+
+
+def _parse(text: str, hint: Any, key: str) -> Any:
+  """Parses override text as the annotated type `hint` of config key `key`."""
+  origin = typing.get_origin(hint)
+  try:
+    if origin is Literal:
+      choices = typing.get_args(hint)
+      if text not in choices:
+        raise ConfigError(f'{key} must be one of {", ".join(map(str, choices))}, got {text!r}')
+      return text
+    if origin is tuple:
+      (item, _) = typing.get_args(hint)
+      parts = [p.strip() for p in text.strip('()[] ').split(',') if p.strip()]
+      return tuple(_parse(p, item, key) for p in parts)
+    if hint is bool:
+      if text.lower() not in ('true', 'false'):
+        raise ValueError
+      return text.lower() == 'true'
+    if hint is int:
+      return int(text)
+    if hint is float:
+      return float(text)
+    if hint is str:
+      return text
+  except ConfigError:
+    raise
+  except ValueError:
+    raise ConfigError(f'{key} expects {getattr(hint, "__name__", hint)}, got {text!r}') from None
+  raise ConfigError(f'{key} cannot be set from the command line')
+
+
+def _section_keys(cls: type) -> str:
+  return ', '.join(f.name for f in dataclasses.fields(cls))
+
+
+def override(config: Config, assignment: str) -> Config:
+  """Returns config with one `section.key=value` assignment applied."""
+  key, sep, text = assignment.partition('=')
+  key = key.strip()
+  if not sep or not key:
+    raise ConfigError(f'override {assignment!r} is not of the form section.key=value')
+  path = key.split('.')
+  nodes = [config]
+  for depth, name in enumerate(path):
+    node = nodes[-1]
+    if not dataclasses.is_dataclass(node) or name not in _field_types(type(node)):
+      where = '.'.join(path[:depth]) or 'the config'
+      known = _section_keys(type(node)) if dataclasses.is_dataclass(node) else 'none'
+      raise ConfigError(f'unknown config key {key!r}; keys in {where}: {known}')
+    nodes.append(getattr(node, name))
+  if dataclasses.is_dataclass(nodes[-1]):
+    raise ConfigError(f'{key!r} is a section; set one of its keys: {_section_keys(type(nodes[-1]))}')
+  value = _parse(text.strip(), _field_types(type(nodes[-2]))[path[-1]], key)
+  for node, name in zip(reversed(nodes[:-1]), reversed(path), strict=True):
+    value = dataclasses.replace(node, **{name: value})
+  return value
+
+
+def from_dict(cls: type, values: dict[str, Any]) -> Any:
+  """Builds the dataclass `cls` from nested dicts, such as a saved config.json."""
+  hints = _field_types(cls)
+  unknown = set(values) - set(hints)
+  if unknown:
+    raise ConfigError(f'unknown config keys {sorted(unknown)}; known: {_section_keys(cls)}')
+  kwargs = {}
+  for name, value in values.items():
+    if dataclasses.is_dataclass(hints[name]):
+      value = from_dict(hints[name], value)
+    elif isinstance(value, list):
+      value = tuple(value)
+    kwargs[name] = value
+  return cls(**kwargs)
+
+
+def to_dict(config: Config) -> dict[str, Any]:
+  """The config as nested dicts of JSON-compatible values."""
+  return dataclasses.asdict(config)
+
+
+def builtin_names() -> list[str]:
+  """Names of the built-in configs, for `--config NAME`."""
+  import jaxgan.configs
+
+  return sorted(m.name for m in pkgutil.iter_modules(jaxgan.configs.__path__))
+
+
+def load(name_or_path: str) -> Config:
+  """Loads a built-in config by name, or `get_config()` from a Python file."""
+  if name_or_path.endswith('.py') or '/' in name_or_path:
+    path = Path(name_or_path)
+    if not path.is_file():
+      raise ConfigError(f'config file {name_or_path} does not exist')
+    spec = importlib.util.spec_from_file_location(f'_jaxgan_config_{path.stem}', path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+      spec.loader.exec_module(module)
+    except Exception as e:  # a user's file: report any failure as one line
+      raise ConfigError(f'config file {name_or_path} failed to load: {type(e).__name__}: {e}') from e
+  elif name_or_path in builtin_names():
+    module = importlib.import_module(f'jaxgan.configs.{name_or_path}')
+  else:
+    raise ConfigError(
+      f'unknown config {name_or_path!r}; built-in configs: {", ".join(builtin_names())}, '
+      'or give the path of a .py file with get_config()'
+    )
+  return _get_config(module, name_or_path)
+
+
+def _get_config(module: types.ModuleType, name: str) -> Config:
+  if not hasattr(module, 'get_config'):
+    raise ConfigError(f'config {name} has no get_config() function')
+  config = module.get_config()
+  if not isinstance(config, Config):
+    raise ConfigError(f'get_config() of {name} must return jaxgan.Config, got {type(config).__name__}')
+  return validate(config)

@@ -1,0 +1,1 @@
+"""Built-in configs: each module has `get_config()` and a docstring with its command."""

@@ -1,0 +1,206 @@
+"""Checks the GAN theory on a 1-D game whose data density is known.
+
+At chosen steps it draws the panels of the original paper's figure (real
+density, generator density, D) next to the optimal discriminator D* for the
+current generator, and verifies the optimal-discriminator theorem: a
+discriminator trained to convergence against the frozen generator is compared
+with D* = p_r / (p_r + p_g), with p_g estimated from many generator samples.
+"""
+
+import functools
+import string
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxgan import theory
+from jaxgan.config import EvalConfig
+from jaxgan.data import NormalSource
+from jaxgan.losses import discriminator_loss
+from jaxgan.state import GANState, Variables, discriminate, generate
+
+_EPS = 1e-7  # D is clipped to [eps, 1 - eps] inside logarithms
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3, 4))
+def _densities(
+  state: GANState, key: jax.Array, source: NormalSource, num_samples: int, grid_size: int
+) -> tuple[jax.Array, ...]:
+  """Grid x [N], p_r on it, and a KDE of p_g from num_samples EMA-generator samples."""
+  samples = generate(state, state.sample_latent(key, num_samples))[:, 0]
+  # Silverman's rule of thumb, halved: the estimate is from many samples, and
+  # a narrower kernel blurs the edges of p_g less.
+  bandwidth = 0.5 * 1.06 * jnp.std(samples) * num_samples ** (-1 / 5)
+  lo, hi = source.support()
+  x = jnp.linspace(
+    jnp.minimum(lo, samples.min() - 5 * bandwidth), jnp.maximum(hi, samples.max() + 5 * bandwidth), grid_size
+  )
+  return x, source.density(x), theory.density_from_samples(samples, x, bandwidth)
+
+
+@jax.jit
+def _d_of(state: GANState, x: jax.Array, params: Variables) -> jax.Array:
+  """D(x) [N] on a grid x [N], with discriminator parameters `params`."""
+  state = state.replace(discriminator=state.discriminator.replace(params=params))
+  return jax.nn.sigmoid(discriminate(state, x[:, None]))
+
+
+def _highest_density_mask(weights: np.ndarray, mass: float) -> np.ndarray:
+  """Grid points of largest weight that together hold `mass` of the total."""
+  order = np.argsort(weights)[::-1]
+  cumulative = np.cumsum(weights[order]) / weights.sum()
+  mask = np.zeros(weights.shape, bool)
+  mask[order[: np.searchsorted(cumulative, mass) + 1]] = True
+  return mask
+
+
+class Evaluator1D:
+  """Evaluates a 1-D game against a source with a known density."""
+
+  def __init__(self, config: EvalConfig, source: NormalSource, key: jax.Array):
+    self.config, self.source, self.key = config, source, key
+    self.panels: list[dict[str, Any]] = []
+    self.curve: list[dict[str, float]] = []
+
+  def _densities(self, state: GANState, num_samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Grid x, p_r on it, and the EMA generator's p_g estimated from num_samples."""
+    key = jax.random.fold_in(self.key, 0)
+    x, p_real, p_gen = _densities(state, key, self.source, num_samples, self.config.grid_size)
+    return np.asarray(x), np.asarray(p_real), np.asarray(p_gen)
+
+  def _value(self, state: GANState, x: np.ndarray, p_real: np.ndarray, p_gen: np.ndarray) -> float:
+    d = np.clip(np.asarray(_d_of(state, jnp.asarray(x), state.discriminator.params)), _EPS, 1 - _EPS)
+    return float(theory.value(p_real, p_gen, d, x))
+
+  def track(self, state: GANState, step: int, num_samples: int = 100_000) -> dict[str, float]:
+    """JS(p_r || p_g) and V(D, G) now, recorded for the curves plot."""
+    x, p_real, p_gen = self._densities(state, num_samples)
+    point = {
+      'js_divergence': float(theory.js_divergence(p_real, p_gen, x)),
+      'value': self._value(state, x, p_real, p_gen),
+    }
+    self.curve.append({'step': step, **point})
+    return point
+
+  def fit_discriminator(self, state: GANState) -> Variables:
+    """D trained to convergence against the frozen EMA generator.
+
+    Starts from the game's D; Adam with a cosine decay to zero over
+    `dstar_steps` steps of fresh real and generated batches.
+    """
+    c = self.config
+    key = jax.random.fold_in(self.key, 2 + int(state.step))
+    return _fit(state, key, self.source, c.dstar_lr, c.dstar_steps, c.dstar_batch_size)
+
+  def panel(self, state: GANState, step: int) -> dict[str, Any]:
+    """Draws panel data at `step` and checks D against D*; returns the figures."""
+    x, p_real, p_gen = self._densities(state, self.config.num_samples)
+    d_star = np.asarray(theory.optimal_discriminator(p_real, p_gen))
+    fitted = self.fit_discriminator(state)
+    d_fit = np.asarray(_d_of(state, jnp.asarray(x), fitted))
+    d_game = np.asarray(_d_of(state, jnp.asarray(x), state.discriminator.params))
+    mixture = (p_real + p_gen) / 2
+    gap = np.abs(d_fit - d_star)
+    c_of_g = float(theory.virtual_training_criterion(p_real, p_gen, x))
+    v_fit = float(theory.value(p_real, p_gen, np.clip(d_fit, _EPS, 1 - _EPS), x))
+    result = {
+      'step': step,
+      'js_divergence': float(theory.js_divergence(p_real, p_gen, x)),
+      'c_of_g': c_of_g,  # max_D V(D, G) = -log 4 + 2 JS
+      'value': self._value(state, x, p_real, p_gen),  # V of the game's D
+      'mean_abs_d_minus_dstar': float(np.trapezoid(mixture * gap, x) / np.trapezoid(mixture, x)),
+      'max_abs_d_minus_dstar': float(gap[_highest_density_mask(mixture, 0.99)].max()),
+      'dstar_excess_loss': c_of_g - v_fit,  # >= 0; near 0 when D has converged to D*
+    }
+    self.panels.append(
+      {**result, 'x': x, 'p_real': p_real, 'p_gen': p_gen, 'd_game': d_game, 'd_star': d_star, 'd_fit': d_fit}
+    )
+    return result
+
+  def summary(self, state: GANState) -> dict[str, float]:
+    """Final figures: JS, V, |D - 1/2| on real data, and the worst panel's D - D* gaps."""
+    x, p_real, p_gen = self._densities(state, self.config.num_samples)
+    real = self.source.sample(jax.random.fold_in(self.key, 1), self.config.num_samples)
+    d_real = jax.nn.sigmoid(discriminate(state, real))
+    worst = lambda key: max((p[key] for p in self.panels), default=float('nan'))  # noqa: E731
+    return {
+      'js_divergence': float(theory.js_divergence(p_real, p_gen, x)),
+      'value': self._value(state, x, p_real, p_gen),
+      'minus_log4': theory.MINUS_LOG4,
+      'mean_abs_d_minus_half': float(jnp.abs(d_real - 0.5).mean()),
+      'mean_abs_d_minus_dstar': worst('mean_abs_d_minus_dstar'),
+      'max_abs_d_minus_dstar': worst('max_abs_d_minus_dstar'),
+      'dstar_excess_loss': worst('dstar_excess_loss'),
+    }
+
+  def save_plots(self, workdir: Path) -> None:
+    """Writes panels.png (the paper's figure, with D*) and curves.png (JS and V)."""
+    import matplotlib
+
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    if self.panels:
+      fig, axes = plt.subplots(1, len(self.panels), figsize=(4 * len(self.panels), 3.8), squeeze=False)
+      for i, (ax, p) in enumerate(zip(axes[0], self.panels, strict=True)):
+        keep = _highest_density_mask((p['p_real'] + p['p_gen']) / 2, 0.9999)
+        lo, hi = p['x'][keep].min(), p['x'][keep].max()
+        ax.plot(p['x'], p['p_real'], 'k--', label='data $p_r$')
+        ax.plot(p['x'], p['p_gen'], 'g-', label='generator $p_g$')
+        ax.plot(p['x'], p['d_game'], 'b--', label='D (game)')
+        ax.plot(p['x'], p['d_star'], color='tab:orange', ls=':', lw=2, label='$D^* = p_r/(p_r+p_g)$')
+        ax.plot(p['x'], p['d_fit'], color='tab:purple', lw=0.8, label='D trained to convergence')
+        ax.axhline(0.5, color='grey', lw=0.5)
+        ax.set_xlim(lo - 0.5, hi + 0.5)
+        ax.set_title(f'({string.ascii_lowercase[i]}) step {p["step"]}')
+        ax.text(
+          0.02,
+          0.98,
+          f'JS {p["js_divergence"]:.3g}\n|D-D*| {p["mean_abs_d_minus_dstar"]:.3f}',
+          transform=ax.transAxes,
+          va='top',
+          fontsize=8,
+        )
+      fig.legend(*axes[0, 0].get_legend_handles_labels(), loc='lower center', ncol=5, fontsize=8)
+      fig.tight_layout(rect=(0, 0.08, 1, 1))
+      fig.savefig(workdir / 'panels.png', dpi=120)
+      plt.close(fig)
+
+    if self.curve:
+      steps = [c['step'] for c in self.curve]
+      fig, (ax_js, ax_v) = plt.subplots(1, 2, figsize=(10, 3.4))
+      ax_js.semilogy(steps, [max(c['js_divergence'], 1e-6) for c in self.curve], 'g-')
+      ax_js.set(xlabel='step', ylabel='nats', title='JS($p_r$ || $p_g$)')
+      ax_v.plot(steps, [c['value'] for c in self.curve], 'b-', label='V(D, G)')
+      ax_v.axhline(theory.MINUS_LOG4, color='k', ls='--', label='$-\\log 4$')
+      ax_v.set(xlabel='step', title='value of the game')
+      ax_v.legend()
+      fig.tight_layout()
+      fig.savefig(workdir / 'curves.png', dpi=120)
+      plt.close(fig)
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3, 4, 5))
+def _fit(state: GANState, key: jax.Array, source: NormalSource, lr: float, steps: int, batch_size: int) -> Variables:
+  d = state.discriminator
+  tx = optax.adam(optax.cosine_decay_schedule(lr, steps))
+
+  def loss_fn(params: Variables, k: jax.Array) -> jax.Array:
+    real_key, z_key = jax.random.split(k)
+    fake = generate(state, state.sample_latent(z_key, batch_size))
+    real = source.sample(real_key, batch_size)
+    real_logits, _ = d.apply(params, d.batch_stats, real, train=False)
+    fake_logits, _ = d.apply(params, d.batch_stats, fake, train=False)
+    return discriminator_loss(real_logits, fake_logits).mean()
+
+  def update(carry: tuple[Variables, optax.OptState], k: jax.Array) -> tuple[tuple[Variables, optax.OptState], None]:
+    params, opt_state = carry
+    updates, opt_state = tx.update(jax.grad(loss_fn)(params, k), opt_state, params)
+    return (optax.apply_updates(params, updates), opt_state), None
+
+  (params, _), _ = jax.lax.scan(update, (d.params, tx.init(d.params)), jax.random.split(key, steps))
+  return params

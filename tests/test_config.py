@@ -1,0 +1,76 @@
+import json
+
+import pytest
+
+from jaxgan import config as config_lib
+from jaxgan.config import Config, ConfigError
+
+
+def test_override_parses_by_annotation():
+  c = Config()
+  c = config_lib.override(c, 'optim.g_lr=3e-4')
+  c = config_lib.override(c, 'train.steps=7')
+  c = config_lib.override(c, 'model.g_hidden=8,16')
+  c = config_lib.override(c, 'model.prior=normal')
+  c = config_lib.override(c, 'eval.panel_fractions=[0, 0.5]')
+  assert (c.optim.g_lr, c.train.steps, c.model.g_hidden, c.model.prior) == (3e-4, 7, (8, 16), 'normal')
+  assert c.eval.panel_fractions == (0.0, 0.5)
+  assert Config().optim.g_lr != 3e-4  # the original is untouched
+
+
+@pytest.mark.parametrize(
+  'assignment,message',
+  [
+    ('optim.glr=1', "unknown config key 'optim.glr'; keys in optim: optimizer, g_lr"),
+    ('nope.x=1', "unknown config key 'nope.x'; keys in the config: model, data"),
+    ('train.steps=1.5', "train.steps expects int, got '1.5'"),
+    ('optim.g_lr=fast', "optim.g_lr expects float, got 'fast'"),
+    ('model.prior=cauchy', 'model.prior must be one of uniform, normal'),
+    ('optim=3', "'optim' is a section; set one of its keys"),
+    ('train.steps', 'is not of the form section.key=value'),
+    ('train.steps.x=1', "unknown config key 'train.steps.x'"),
+  ],
+)
+def test_bad_overrides(assignment, message):
+  with pytest.raises(ConfigError, match=message.replace('(', r'\(').replace('[', r'\[')):
+    config_lib.override(Config(), assignment)
+
+
+@pytest.mark.parametrize(
+  'assignment,message',
+  [
+    ('train.steps=0', 'train.steps must be positive'),
+    ('train.batch_size=-1', 'train.batch_size must be positive'),
+    ('game.ema_decay=1', r'game.ema_decay must be in \[0, 1\)'),
+    ('eval.panel_fractions=0.5,2', 'eval.panel_fractions must be in'),
+    ('model.architecture=dcgan', 'model.architecture=dcgan needs image data'),
+  ],
+)
+def test_validate(assignment, message):
+  with pytest.raises(ConfigError, match=message):
+    config_lib.validate(config_lib.override(Config(), assignment))
+
+
+def test_json_round_trip():
+  c = config_lib.load('gaussian1d')
+  assert config_lib.from_dict(Config, json.loads(json.dumps(config_lib.to_dict(c)))) == c
+  with pytest.raises(ConfigError, match='unknown config keys'):
+    config_lib.from_dict(Config, {'modle': {}})
+
+
+def test_load_builtin_and_file(tmp_path):
+  assert 'gaussian1d' in config_lib.builtin_names()
+  assert isinstance(config_lib.load('gaussian1d'), Config)
+  with pytest.raises(ConfigError, match="unknown config 'gaussian2d'; built-in configs: gaussian1d"):
+    config_lib.load('gaussian2d')
+  path = tmp_path / 'mine.py'
+  path.write_text('from jaxgan import Config\n\ndef get_config():\n  return Config()\n')
+  assert config_lib.load(str(path)) == Config()
+  path.write_text('def get_config():\n  return {}\n')
+  with pytest.raises(ConfigError, match='must return jaxgan.Config, got dict'):
+    config_lib.load(str(path))
+  path.write_text('syntax error(')
+  with pytest.raises(ConfigError, match='failed to load: SyntaxError'):
+    config_lib.load(str(path))
+  with pytest.raises(ConfigError, match='does not exist'):
+    config_lib.load(str(tmp_path / 'missing.py'))

@@ -14,17 +14,16 @@ import tempfile
 from jaxgan import config as config_lib
 from jaxgan import train
 
+NAIVE = ['optim.b1=0.9', 'optim.schedule=constant', 'game.ema_decay=0', 'game.d_steps=1']
 VARIANTS = {
-  'naive (Adam defaults, constant lr, no EMA)': [
-    'optim.b1=0.9',
-    'optim.schedule=constant',
-    'game.ema_decay=0',
-  ],
-  '+ beta1 0.5': ['optim.schedule=constant', 'game.ema_decay=0'],
-  '+ cosine lr decay': ['game.ema_decay=0'],
-  '+ generator EMA (= gaussian1d)': [],
-  'gaussian1d, 3 D steps per G step': ['game.d_steps=3'],
+  'naive: Adam defaults, constant lr, no EMA, 1 D step': NAIVE,
+  'naive + generator EMA 0.99': [*NAIVE, 'game.ema_decay=0.99'],
+  'naive + beta1 0.5': [*NAIVE, 'optim.b1=0.5'],
+  '+ beta1 0.5, cosine lr decay': ['game.ema_decay=0', 'game.d_steps=1'],
+  '+ beta1 0.5, cosine lr decay, EMA': ['game.d_steps=1'],
+  '+ beta1 0.5, cosine lr decay, EMA, 3 D steps (= gaussian1d)': [],
   'gaussian1d, minimax objective': ['game.objective=minimax'],
+  'gaussian1d, simultaneous updates': ['game.update_order=simultaneous'],
   'gaussian1d, normal prior': ['model.prior=normal'],
   'gaussian1d, 1-D uniform latent': ['model.latent_dim=1'],
 }

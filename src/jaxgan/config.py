@@ -114,6 +114,10 @@ def validate(config: Config) -> Config:
     (0 <= config.optim.final_lr_fraction <= 1, 'optim.final_lr_fraction must be in [0, 1]'),
     (config.model.latent_dim > 0, 'model.latent_dim must be positive'),
     (config.data.std > 0, 'data.std must be positive'),
+    (
+      config.model.architecture == 'mlp' or config.data.source != 'normal',
+      f'model.architecture={config.model.architecture} needs image data; data.source=normal is 1-D: use mlp',
+    ),
     (all(0 <= f <= 1 for f in config.eval.panel_fractions), 'eval.panel_fractions must be in [0, 1]'),
     (
       config.eval.dstar_steps > 0 and config.eval.dstar_batch_size > 0,

@@ -24,6 +24,12 @@ from jaxgan.losses import discriminator_loss
 from jaxgan.state import GANState, Variables, discriminate, generate
 
 _EPS = 1e-7  # D is clipped to [eps, 1 - eps] inside logarithms
+# A fitted D counts as converged when its loss is within this many nats of the
+# optimum log 4 - 2 JS; what is left is mostly the noise of the p_g estimate.
+_CONVERGED_NATS = 0.01
+# A fitted D counts as converged when its loss is within this many nats of the
+# optimum log 4 - 2 JS; what is left is mostly the noise of the p_g estimate.
+_CONVERGED_NATS = 0.01
 
 
 @functools.partial(jax.jit, static_argnums=(2, 3, 4))
@@ -115,6 +121,7 @@ class Evaluator1D:
       'mean_abs_d_minus_dstar': float(np.trapezoid(mixture * gap, x) / np.trapezoid(mixture, x)),
       'max_abs_d_minus_dstar': float(gap[_highest_density_mask(mixture, 0.99)].max()),
       'dstar_excess_loss': c_of_g - v_fit,  # >= 0; near 0 when D has converged to D*
+      'dstar_converged': c_of_g - v_fit < _CONVERGED_NATS,
     }
     self.panels.append(
       {**result, 'x': x, 'p_real': p_real, 'p_gen': p_gen, 'd_game': d_game, 'd_star': d_star, 'd_fit': d_fit}
@@ -135,6 +142,7 @@ class Evaluator1D:
       'mean_abs_d_minus_dstar': worst('mean_abs_d_minus_dstar'),
       'max_abs_d_minus_dstar': worst('max_abs_d_minus_dstar'),
       'dstar_excess_loss': worst('dstar_excess_loss'),
+      'dstar_converged': all(p['dstar_converged'] for p in self.panels),
     }
 
   def save_plots(self, workdir: Path) -> None:

@@ -1,11 +1,23 @@
-"""Sources of real samples.
+"""Sources of real samples, chosen by `data.source` (`jaxgan-train --data`).
+
+  normal                 N(mean, std^2) in one dimension (known density);
+  digits                 scikit-learn's 1,797 handwritten digits, 8x8, no download;
+  FILE.npz               `images` uint8 [N, H, W] or [N, H, W, C] (and optional `labels`);
+  DIR                    a folder of PNG / JPEG files;
+  tfds:NAME[:SPLIT]      an image dataset of tensorflow-datasets, read with
+                         `tfds.data_source` (no TensorFlow needed to read).
 
 A source knows the shape of one sample and returns the batches of any range of
-steps, `batches(start, num_steps, batch_size)` -> [num_steps, batch_size,
-*sample_shape], the same whatever the chunking, so that a resumed run reads
-exactly what an uninterrupted one does.
+steps, `batches(start, num_steps, batch_size)` -> float32 [num_steps,
+batch_size, *sample_shape], images scaled to [-1, 1]. Batch t depends only on
+the seed and t (each epoch is a fresh seeded permutation), so the data
+position is the step itself: a resumed run reads exactly what an
+uninterrupted one does, whatever the chunking.
 """
 
+import os
+from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
 import jax
@@ -13,6 +25,10 @@ import numpy as np
 
 from jaxgan import theory
 from jaxgan.config import DataConfig
+
+
+class DataError(ValueError):
+  """A data source that cannot be read or used."""
 
 
 class Source(Protocol):
@@ -48,8 +64,151 @@ class NormalSource:
     return self.mean - 8 * self.std, self.mean + 8 * self.std
 
 
-def make_source(data: DataConfig, seed: int) -> NormalSource:
-  """The source that `data` describes, seeded with `seed`."""
-  if data.source == 'normal':
+class ImageSource:
+  """Images read by index, shuffled afresh each epoch with a seeded permutation."""
+
+  def __init__(self, read: Callable[[np.ndarray], np.ndarray], size: int, sample_shape: tuple[int, ...], seed: int):
+    """`read(indices)` returns uint8 images [len(indices), H, W, C]."""
+    self.read, self.size, self.sample_shape, self.seed = read, size, sample_shape, seed
+
+  def _permutation(self, epoch: int) -> np.ndarray:
+    return np.random.default_rng((self.seed, epoch)).permutation(self.size)
+
+  def batches(self, start: int, num_steps: int, batch_size: int) -> np.ndarray:
+    if batch_size > self.size:
+      raise DataError(f'batch of {batch_size} is larger than the dataset ({self.size} images); lower train.batch_size')
+    flat = np.arange(start * batch_size, (start + num_steps) * batch_size)
+    epochs, positions = np.divmod(flat, self.size)
+    indices = np.empty_like(flat)
+    for epoch in np.unique(epochs):
+      where = epochs == epoch
+      indices[where] = self._permutation(int(epoch))[positions[where]]
+    images = self.read(indices).astype(np.float32) / 127.5 - 1.0
+    return images.reshape(num_steps, batch_size, *self.sample_shape)
+
+
+def fit_image(image: np.ndarray, resolution: int) -> np.ndarray:
+  """Center-crops to a square and resizes to resolution x resolution (0 keeps the size)."""
+  from PIL import Image
+
+  h, w = image.shape[:2]
+  side = min(h, w)
+  top, left = (h - side) // 2, (w - side) // 2
+  image = image[top : top + side, left : left + side]
+  if resolution and side != resolution:
+    channels = image.shape[2]
+    pil = Image.fromarray(image[..., 0] if channels == 1 else image)
+    image = np.asarray(pil.resize((resolution, resolution), Image.Resampling.BICUBIC)).reshape(
+      resolution, resolution, -1
+    )
+  return image
+
+
+def _as_nhwc(images: np.ndarray, origin: str) -> np.ndarray:
+  if images.dtype != np.uint8:
+    raise DataError(f'{origin}: images must be uint8 in [0, 255], got {images.dtype}')
+  if images.ndim == 3:
+    images = images[..., None]
+  if images.ndim != 4 or images.shape[-1] not in (1, 3):
+    raise DataError(f'{origin}: images must be [N, H, W] or [N, H, W, C] with C 1 or 3, got shape {images.shape}')
+  if len(images) == 0:
+    raise DataError(f'{origin}: no images')
+  return images
+
+
+def _in_memory(images: np.ndarray, resolution: int, seed: int, origin: str) -> ImageSource:
+  images = _as_nhwc(images, origin)
+  if resolution and images.shape[1:3] != (resolution, resolution):
+    images = np.stack([fit_image(image, resolution) for image in images])
+  return ImageSource(lambda idx: images[idx], len(images), images.shape[1:], seed)
+
+
+def _digits() -> np.ndarray:
+  from sklearn.datasets import load_digits
+
+  return np.round(load_digits().images * (255 / 16)).astype(np.uint8)  # [1797, 8, 8], 0..16 -> 0..255
+
+
+def _npz(path: Path) -> np.ndarray:
+  try:
+    with np.load(path, allow_pickle=False) as archive:
+      if 'images' not in archive.files:
+        raise DataError(f'{path}: no array named images (found: {", ".join(archive.files) or "none"})')
+      return archive['images']
+  except DataError:
+    raise
+  except Exception as e:  # zipfile, pickle and format errors: one line
+    raise DataError(f'{path}: not a readable .npz file ({type(e).__name__}: {e})') from e
+
+
+_IMAGE_SUFFIXES = {'.png', '.jpg', '.jpeg'}
+
+
+def _folder(path: Path, resolution: int) -> np.ndarray:
+  from PIL import Image
+
+  files = sorted(f for f in path.rglob('*') if f.suffix.lower() in _IMAGE_SUFFIXES)
+  if not files:
+    raise DataError(f'{path}: no PNG or JPEG files')
+  images = []
+  mode = None
+  for f in files:
+    try:
+      with Image.open(f) as image:
+        mode = mode or ('L' if image.mode in ('L', 'LA', 'I', 'I;16', '1') else 'RGB')
+        images.append(fit_image(np.asarray(image.convert(mode)).reshape(image.height, image.width, -1), resolution))
+    except OSError as e:
+      raise DataError(f'{f}: not a readable image ({e})') from e
+  shapes = {image.shape for image in images}
+  if len(shapes) > 1:
+    raise DataError(f'{path}: images of different sizes {sorted(shapes)[:3]}; set data.resolution to resize them')
+  return np.stack(images)
+
+
+def _tfds(spec: str, resolution: int, seed: int) -> ImageSource:
+  name, _, split = spec.partition(':')
+  split = split or 'train'
+  try:
+    import tensorflow_datasets as tfds
+  except ImportError as e:
+    raise DataError(f"tfds:{spec} needs tensorflow-datasets: pip install 'jaxgan[tfds]'") from e
+  try:
+    source = tfds.data_source(name, split=split)
+    size = len(source)
+    first = source[0]
+  except Exception as e:  # no network, unknown name, unprepared data: one line
+    reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    raise DataError(
+      f'cannot read tfds:{spec} ({reason}); prepare it where there is network (pip install "jaxgan[tfds]", '
+      'TensorFlow needed) or train from local files: --data FILE.npz or --data DIR'
+    ) from e
+  key = 'image' if 'image' in first else next((k for k, v in first.items() if getattr(v, 'ndim', 0) == 3), None)
+  if key is None:
+    raise DataError(f'tfds:{spec} has no image feature (features: {", ".join(first)})')
+
+  def read(indices: np.ndarray) -> np.ndarray:
+    # One item at a time: batched reads (__getitems__) fail under tfds' mock.
+    return np.stack(
+      [fit_image(_as_nhwc(np.asarray(source[int(i)][key])[None], f'tfds:{spec}')[0], resolution) for i in indices]
+    )
+
+  return ImageSource(read, size, read(np.zeros(1, np.int64)).shape[1:], seed)
+
+
+def make_source(data: DataConfig, seed: int) -> NormalSource | ImageSource:
+  """The source that `data` describes, seeded with `seed`; raises DataError."""
+  spec = data.source
+  if spec == 'normal':
     return NormalSource(data.mean, data.std, seed)
-  raise ValueError(f'unknown data source {data.source!r}')
+  if spec == 'digits':
+    return _in_memory(_digits(), data.resolution, seed, 'digits')
+  if spec.startswith('tfds:'):
+    return _tfds(spec.removeprefix('tfds:'), data.resolution, seed)
+  path = Path(os.path.expanduser(spec))
+  if path.suffix == '.npz':
+    if not path.is_file():
+      raise DataError(f'{spec}: no such file')
+    return _in_memory(_npz(path), data.resolution, seed, spec)
+  if path.is_dir():
+    return _in_memory(_folder(path, data.resolution), data.resolution, seed, spec)
+  raise DataError(f'unknown data source {spec!r}: use normal, digits, FILE.npz, an image folder or tfds:NAME[:SPLIT]')

@@ -61,7 +61,7 @@ def test_json_round_trip():
 def test_load_builtin_and_file(tmp_path):
   assert 'gaussian1d' in config_lib.builtin_names()
   assert isinstance(config_lib.load('gaussian1d'), Config)
-  with pytest.raises(ConfigError, match="unknown config 'gaussian2d'; built-in configs: gaussian1d"):
+  with pytest.raises(ConfigError, match="unknown config 'gaussian2d'; built-in configs: digits, gaussian1d"):
     config_lib.load('gaussian2d')
   path = tmp_path / 'mine.py'
   path.write_text('from jaxgan import Config\n\ndef get_config():\n  return Config()\n')

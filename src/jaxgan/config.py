@@ -40,9 +40,10 @@ class ModelConfig:
 class DataConfig:
   """Where real samples come from."""
 
-  source: Literal['normal'] = 'normal'
-  mean: float = 4.0  # normal only
-  std: float = 0.5  # normal only
+  source: str = 'normal'  # normal, digits, FILE.npz, DIR or tfds:NAME[:SPLIT] (see jaxgan.data)
+  mean: float = 1.0  # normal only
+  std: float = 1.0  # normal only
+  resolution: int = 0  # images: center-crop and resize to this side; 0 keeps the stored size
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +77,9 @@ class TrainConfig:
   batch_size: int = 64
   seed: int = 0
   log_every: int = 100  # steps per dispatch and per metrics line
+  checkpoint_every: int = 1000  # also at the end, and on SIGINT / SIGTERM / max_seconds
+  sample_every: int = 500  # image GANs: a sample grid every so many steps
+  max_seconds: float = 0  # stop (with a checkpoint) after this long; 0: no limit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,6 +112,9 @@ def validate(config: Config) -> Config:
     (config.train.steps > 0, 'train.steps must be positive'),
     (config.train.batch_size > 0, 'train.batch_size must be positive'),
     (config.train.log_every > 0, 'train.log_every must be positive'),
+    (config.train.checkpoint_every > 0, 'train.checkpoint_every must be positive'),
+    (config.train.sample_every > 0, 'train.sample_every must be positive'),
+    (config.train.max_seconds >= 0, 'train.max_seconds must be positive (or 0 for no limit)'),
     (config.game.d_steps > 0, 'game.d_steps must be positive'),
     (0 <= config.game.ema_decay < 1, 'game.ema_decay must be in [0, 1)'),
     (config.optim.g_lr > 0 and config.optim.d_lr > 0, 'optim.g_lr and optim.d_lr must be positive'),

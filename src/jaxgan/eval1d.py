@@ -67,10 +67,26 @@ def _highest_density_mask(weights: np.ndarray, mass: float) -> np.ndarray:
 class Evaluator1D:
   """Evaluates a 1-D game against a source with a known density."""
 
-  def __init__(self, config: EvalConfig, source: NormalSource, key: jax.Array):
-    self.config, self.source, self.key = config, source, key
+  def __init__(self, config: EvalConfig, source: NormalSource, key: jax.Array, total_steps: int, workdir: Path):
+    self.config, self.source, self.key, self.workdir = config, source, key, workdir
+    self.panel_steps = {round(f * total_steps) for f in config.panel_fractions}
     self.panels: list[dict[str, Any]] = []
     self.curve: list[dict[str, float]] = []
+
+  def events(self) -> set[int]:
+    """Steps the training loop must stop at: the panels."""
+    return self.panel_steps
+
+  def __call__(self, state: GANState, step: int) -> dict[str, float]:
+    """At a log step: JS and V for the curves, and a panel if one is due."""
+    if step in self.panel_steps:
+      self.panel(state, step)
+    return self.track(state, step) if step > 0 else {}
+
+  def finish(self, state: GANState) -> dict[str, Any]:
+    """Writes the plots; returns the final figures."""
+    self.save_plots(self.workdir)
+    return self.summary(state)
 
   def _densities(self, state: GANState, num_samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Grid x, p_r on it, and the EMA generator's p_g estimated from num_samples."""

@@ -1,16 +1,26 @@
 """The training loop: `train(config, workdir)`, shared by the CLI, notebooks and sweeps.
 
 It writes into the workdir:
-  config.json     the resolved config;
-  metrics.jsonl   one JSON object per logged step (`train/...`, `eval/...`);
-  summary.json    the final figures;
-  panels.png, curves.png   for 1-D games with a known data density.
+  config.json       the resolved config;
+  metrics.jsonl     one JSON object per logged step (`train/...`, `eval/...`, `perf/...`);
+  tensorboard/      the same as TensorBoard event files, and sample grids;
+  checkpoints/      orbax checkpoints of the whole state, every train.checkpoint_every steps;
+  summary.json      the final figures; losses.png, the loss curves;
+  samples/, samples.gif, samples.png    for image GANs;
+  panels.png, curves.png                for 1-D games with a known data density.
+
+Starting again on a workdir with a checkpoint resumes from it, exactly: batch,
+randomness and update order depend only on the step, which the checkpoint holds.
+SIGINT, SIGTERM and train.max_seconds stop training at the next log step with
+a checkpoint.
 """
 
+import contextlib
 import json
-import math
 import os
+import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,114 +28,219 @@ import jax
 import numpy as np
 
 from jaxgan import config as config_lib
+from jaxgan.checkpoint import Checkpointer, CheckpointError
 from jaxgan.config import Config
-from jaxgan.data import make_source
+from jaxgan.data import DataError, NormalSource, make_source
 from jaxgan.eval1d import Evaluator1D
+from jaxgan.samples import SampleGrids
 from jaxgan.state import create_state
 from jaxgan.step import train_steps
+from jaxgan.writer import MetricWriter, read_metrics
 
-_RUN_FILES = ('config.json', 'metrics.jsonl', 'summary.json')
+# Keys that may change when a run resumes: they steer the loop, not the game.
+_RUN_CONTROL = {'train.steps', 'train.log_every', 'train.checkpoint_every', 'train.sample_every', 'train.max_seconds'}
 
 
 class RunError(RuntimeError):
-  """A run that cannot start or cannot go on: unusable workdir, non-finite loss."""
+  """A run that cannot start or go on: unusable workdir or data, a mismatched checkpoint, NaN."""
 
 
 def prepare_workdir(workdir: str | os.PathLike) -> Path:
-  """Creates workdir (absolute) and checks that it is writable and holds no run."""
+  """Creates workdir (made absolute: orbax needs it) and checks that it is writable."""
   path = Path(workdir).expanduser().absolute()
   try:
     path.mkdir(parents=True, exist_ok=True)
-  except OSError as e:
-    raise RunError(f'cannot create workdir {path}: {e.strerror or e}') from e
-  existing = [name for name in _RUN_FILES if (path / name).exists()]
-  if existing:
-    raise RunError(f'workdir {path} already holds a run ({existing[0]}); choose a new --workdir')
-  probe = path / '.jaxgan-write-test'
-  try:
+    probe = path / '.jaxgan-write-test'
     probe.write_text('')
     probe.unlink()
   except OSError as e:
-    raise RunError(f'workdir {path} is not writable: {e.strerror or e}') from e
+    raise RunError(f'workdir {path} is not usable: {e.strerror or e}') from e
   return path
 
 
-def _write_json(path: Path, obj: Any) -> None:
-  path.write_text(json.dumps(obj, indent=2) + '\n')
+def _flatten(tree: dict[str, Any], prefix: str = '') -> dict[str, Any]:
+  flat = {}
+  for key, value in tree.items():
+    if isinstance(value, dict):
+      flat |= _flatten(value, f'{prefix}{key}.')
+    else:
+      flat[f'{prefix}{key}'] = value
+  return flat
 
 
-def _chunk_ends(steps: int, log_every: int, events: set[int]) -> list[int]:
-  """Steps at which the loop stops to log or evaluate, ending with `steps`."""
-  return sorted({*range(log_every, steps, log_every), *(e for e in events if 0 < e < steps), steps})
+def _check_same_game(saved: dict[str, Any], config: Config, workdir: Path) -> None:
+  old, new = _flatten(saved), _flatten(json.loads(json.dumps(config_lib.to_dict(config))))
+  changed = sorted(k for k in old.keys() | new.keys() if k not in _RUN_CONTROL and old.get(k) != new.get(k))
+  if changed:
+    k = changed[0]
+    raise RunError(
+      f'config does not match the checkpoint in {workdir} ({k}: {old.get(k)} there, {new.get(k)} now); '
+      'use a new --workdir, or the same config to resume'
+    )
 
 
-def train(config: Config, workdir: str | os.PathLike) -> dict[str, Any]:
-  """Trains a GAN as `config` says and writes the run into `workdir`.
+def _chunk_ends(start: int, steps: int, log_every: int, events: set[int]) -> list[int]:
+  """Steps after `start` at which the loop stops to log, evaluate or save; ends with `steps`."""
+  ends = {*range(log_every, steps, log_every), *events, steps}
+  return sorted(e for e in ends if start < e <= steps)
+
+
+@contextlib.contextmanager
+def _stop_requests() -> Iterator[list[str]]:
+  """Turns SIGINT and SIGTERM into a request to stop at the next log step."""
+  requests: list[str] = []
+  handled = (signal.SIGINT, signal.SIGTERM)
+  try:
+    previous = {s: signal.signal(s, lambda signum, _: requests.append(signal.Signals(signum).name)) for s in handled}
+  except ValueError:  # not the main thread: no handlers, no graceful stop
+    yield requests
+    return
+  try:
+    yield requests
+  finally:
+    for s, handler in previous.items():
+      signal.signal(s, handler)
+
+
+def _open_run(config: Config, workdir: Path, checkpoints: Checkpointer, fresh_state: Any) -> tuple[Any, list[str]]:
+  """The state to start from: the latest checkpoint's, or fresh (then config.json is written)."""
+  config_path = workdir / 'config.json'
+  if config_path.exists():
+    _check_same_game(json.loads(config_path.read_text()), config, workdir)
+  try:
+    state, notes = checkpoints.restore_latest(fresh_state)
+  except CheckpointError as e:
+    raise RunError(str(e)) from e
+  if state is None:
+    if config_path.exists() or (workdir / 'metrics.jsonl').exists():
+      notes.append(f'no readable checkpoint in {workdir}: starting over')
+    state = fresh_state
+  config_path.write_text(json.dumps(config_lib.to_dict(config), indent=2) + '\n')
+  return state, notes
+
+
+def train(config: Config, workdir: str | os.PathLike, *, progress: bool = True) -> dict[str, Any]:
+  """Trains (or resumes) a GAN as `config` says, writing the run into `workdir`.
 
   Args:
     config: the run's config.
-    workdir: a directory that is created if needed and must not hold a run.
+    workdir: the run's directory, created if needed; a checkpoint in it is resumed.
+    progress: show a progress bar on stderr.
 
   Returns:
-    The summary, also written to workdir/summary.json.
+    The summary (also in workdir/summary.json), or, when stopped early by a
+    signal or train.max_seconds, {'stopped': reason, 'step': step}.
 
   Raises:
-    ConfigError: the config has a value out of range.
-    RunError: the workdir is unusable, or a loss became NaN or Inf.
+    ConfigError: a config value out of range.
+    RunError: unusable workdir or data, a checkpoint of another config, NaN or Inf.
   """
-  start = time.perf_counter()
+  start_time = time.perf_counter()
   config = config_lib.validate(config)
   workdir = prepare_workdir(workdir)
-  _write_json(workdir / 'config.json', config_lib.to_dict(config))
+  with _stop_requests() as stop_requests:
+    try:
+      return _run(config, workdir, progress, start_time, stop_requests)
+    except CheckpointError as e:
+      raise RunError(str(e)) from e
 
+
+def _run(config: Config, workdir: Path, progress: bool, start_time: float, stop_requests: list[str]) -> dict[str, Any]:
   t = config.train
-  key = jax.random.key(t.seed)
-  init_key, eval_key = jax.random.split(key)
-  source = make_source(config.data, t.seed)
-  state = create_state(config, init_key, source.sample_shape)
-  evaluator = Evaluator1D(config.eval, source, eval_key)
-  panel_steps = {round(f * t.steps) for f in config.eval.panel_fractions}
+  try:
+    source = make_source(config.data, t.seed)
+  except DataError as e:
+    raise RunError(str(e)) from e
+  init_key, eval_key = jax.random.split(jax.random.key(t.seed))
+  checkpoints = Checkpointer(workdir / 'checkpoints')
+  state, notes = _open_run(config, workdir, checkpoints, create_state(config, init_key, source.sample_shape))
+  for note in notes:
+    print(f'jaxgan: {note}', flush=True)
+  step = int(state.step)
+  if step == 0:
+    checkpoints.save(state)
 
-  if 0 in panel_steps:
-    evaluator.panel(state, 0)
-  step = 0
-  print_every = max(1, t.steps // 10)
-  with open(workdir / 'metrics.jsonl', 'w') as metrics_file:
-    for end in _chunk_ends(t.steps, t.log_every, panel_steps):
-      batches = source.batches(step, end - step, t.batch_size * config.game.d_steps)
+  writer = MetricWriter(workdir, step, t.steps, progress)
+  if isinstance(source, NormalSource):
+    evaluator = Evaluator1D(config.eval, source, eval_key, t.steps, workdir)
+  else:
+    evaluator = SampleGrids(workdir, writer, eval_key, t.sample_every, t.steps)
+  evaluator(state, step)
+  stopped = None
+  last_logged = read_metrics(workdir / 'metrics.jsonl')
+  metrics = last_logged[-1] if last_logged else {}
+  finished = False
+  try:
+    for end in _chunk_ends(step, t.steps, t.log_every, evaluator.events() | {*range(0, t.steps, t.checkpoint_every)}):
+      chunk_start = time.perf_counter()
+      try:
+        batches = source.batches(step, end - step, t.batch_size * config.game.d_steps)
+      except DataError as e:
+        raise RunError(str(e)) from e
       state, chunk = train_steps(state, batches)
       chunk = jax.device_get(chunk)
-      for name, values in chunk.items():
-        if not np.all(np.isfinite(values)):
-          bad = step + int(np.argmin(np.isfinite(values))) + 1
-          raise RunError(
-            f'{name} became {values[bad - step - 1]} at step {bad}; lower the learning rates or check the data'
-          )
-      step, previous = end, step
+      _check_finite(chunk, step, checkpoints)
+      seconds = time.perf_counter() - chunk_start
+      images = (end - step) * t.batch_size
+      step = end
       metrics = {f'train/{name}': float(np.mean(values)) for name, values in chunk.items()}
-      metrics |= {f'eval/{name}': value for name, value in evaluator.track(state, step).items()}
-      if step in panel_steps:
-        evaluator.panel(state, step)
-      metrics_file.write(json.dumps({'step': step, **metrics}) + '\n')
-      metrics_file.flush()
-      if step // print_every > previous // print_every:
-        _print_progress(step, t.steps, metrics)
+      metrics['perf/images_per_second'] = images / seconds
+      metrics |= {f'eval/{name}': value for name, value in evaluator(state, step).items()}
+      writer.write(step, metrics)
+      if stop_requests:
+        stopped = stop_requests[0]
+      elif t.max_seconds and time.perf_counter() - start_time > t.max_seconds:
+        stopped = f'max time ({t.max_seconds:g} s)'
+      if step % t.checkpoint_every == 0 or step == t.steps or stopped:
+        checkpoints.save(state)
+      if stopped:
+        break
+    finished = True
+  finally:
+    writer.close(keep_progress=finished)
 
-  evaluator.save_plots(workdir)
-  summary = {**evaluator.summary(state), 'steps': t.steps, 'wall_seconds': time.perf_counter() - start}
-  _write_json(workdir / 'summary.json', summary)
+  if stopped:
+    return {'stopped': stopped, 'step': step}
+  summary = {
+    **evaluator.finish(state),
+    **{k.removeprefix('train/'): v for k, v in metrics.items() if k.startswith('train/')},
+    'steps': t.steps,
+    'wall_seconds': time.perf_counter() - start_time,
+  }
+  _plot_losses(workdir)
+  (workdir / 'summary.json').write_text(json.dumps(summary, indent=2) + '\n')
   return summary
 
 
-def _print_progress(step: int, steps: int, metrics: dict[str, float]) -> None:
-  shown = {
-    'd_loss': 'train/d_loss',
-    'g_loss': 'train/g_loss',
-    'D(x)': 'train/d_real',
-    'D(G(z))': 'train/d_fake',
-    'JS': 'eval/js_divergence',
-  }
-  parts = [
-    f'{label} {metrics[key]:.4g}' for label, key in shown.items() if key in metrics and math.isfinite(metrics[key])
-  ]
-  print(f'step {step}/{steps}  ' + '  '.join(parts), flush=True)
+def _check_finite(chunk: dict[str, np.ndarray], start: int, checkpoints: Checkpointer) -> None:
+  for name, values in chunk.items():
+    if not np.all(np.isfinite(values)):
+      bad = start + int(np.argmin(np.isfinite(values))) + 1
+      last = checkpoints.steps()[-1] if checkpoints.steps() else None
+      raise RunError(
+        f'{name} became {values[bad - start - 1]} at step {bad}; training stopped, last good checkpoint: step {last} '
+        f'in {checkpoints.directory}; lower the learning rates or check the data'
+      )
+
+
+def _plot_losses(workdir: Path) -> None:
+  """losses.png: D and G losses, D(x) and D(G(z)) over the whole run, from metrics.jsonl."""
+  import matplotlib
+
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt
+
+  rows = read_metrics(workdir / 'metrics.jsonl')
+  steps = [r['step'] for r in rows]
+  fig, (ax_loss, ax_d) = plt.subplots(1, 2, figsize=(10, 3.4))
+  for key, label in [('train/d_loss', 'D loss'), ('train/g_loss', 'G loss')]:
+    ax_loss.plot(steps, [r[key] for r in rows], label=label)
+  for key, label in [('train/d_real', 'D(x)'), ('train/d_fake', 'D(G(z))')]:
+    ax_d.plot(steps, [r[key] for r in rows], label=label)
+  ax_d.axhline(0.5, color='grey', lw=0.5)
+  for ax, title in [(ax_loss, 'losses'), (ax_d, 'discriminator outputs')]:
+    ax.set(xlabel='step', title=title)
+    ax.legend()
+  fig.tight_layout()
+  fig.savefig(workdir / 'losses.png', dpi=100)
+  plt.close(fig)

@@ -1,0 +1,89 @@
+"""Whole-state checkpoints with orbax: save every N steps, restore the latest good one."""
+
+import shutil
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import orbax.checkpoint as ocp
+
+from jaxgan.state import GANState
+
+
+class CheckpointError(RuntimeError):
+  """A checkpoint that cannot be written or does not fit the run's config."""
+
+
+def _storable(state: GANState) -> GANState:
+  return state.replace(key=jax.random.key_data(state.key))  # orbax stores raw key data
+
+
+def all_finite(state: GANState) -> bool:
+  """True when every float leaf of the state is finite."""
+  leaves = [x for x in jax.tree.leaves(_storable(state)) if jnp.issubdtype(x.dtype, jnp.floating)]
+  return bool(jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves])))
+
+
+class Checkpointer:
+  """The checkpoints of one run, in `directory` (absolute), the last `keep` kept."""
+
+  def __init__(self, directory: Path, keep: int = 3):
+    self.directory = directory
+    self._keep = keep
+    self._manager = self._open()
+
+  def _open(self) -> ocp.CheckpointManager:
+    # Synchronous saves: a checkpoint is complete when save() returns, so a
+    # SIGKILL right after it loses nothing.
+    options = ocp.CheckpointManagerOptions(max_to_keep=self._keep, enable_async_checkpointing=False)
+    return ocp.CheckpointManager(self.directory, options=options)
+
+  def steps(self) -> list[int]:
+    return sorted(self._manager.all_steps())
+
+  def save(self, state: GANState) -> None:
+    """Saves `state` at its step; refuses a state with NaN or Inf in it."""
+    step = int(state.step)
+    if not all_finite(state):
+      raise CheckpointError(f'refusing to checkpoint step {step}: the state holds NaN or Inf')
+    if step in self._manager.all_steps():
+      return
+    try:
+      self._manager.save(step, args=ocp.args.StandardSave(_storable(state)))
+      self._manager.wait_until_finished()
+    except OSError as e:
+      raise CheckpointError(f'cannot write checkpoint {step} in {self.directory}: {e.strerror or e}') from e
+
+  def restore_latest(self, target: GANState) -> tuple[GANState | None, list[str]]:
+    """The newest checkpoint that restores into `target`'s structure, or None.
+
+    A checkpoint that fails to read is moved aside (to corrupt-checkpoint-STEP
+    next to the checkpoints folder) and the one before it is tried.
+
+    Returns:
+      The restored state (or None when there is no checkpoint) and one message
+      per checkpoint set aside.
+    """
+    abstract = jax.eval_shape(_storable, target)
+    notes = []
+    for step in reversed(self.steps()):
+      try:
+        restored = self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
+      except (ValueError, TypeError) as e:
+        if 'shape' in str(e).lower() or 'structure' in str(e).lower():
+          raise CheckpointError(
+            f'the checkpoint at step {step} in {self.directory} does not fit this config ({str(e).splitlines()[0]})'
+          ) from e
+        notes.append(self._set_aside(step, e))
+        continue
+      except Exception as e:  # unreadable files: try the one before
+        notes.append(self._set_aside(step, e))
+        continue
+      return restored.replace(key=jax.random.wrap_key_data(restored.key)), notes
+    return None, notes
+
+  def _set_aside(self, step: int, error: Exception) -> str:
+    aside = self.directory.parent / f'corrupt-checkpoint-{step}'
+    shutil.move(self.directory / str(step), aside)
+    self._manager = self._open()
+    return f'checkpoint {step} is unreadable ({type(error).__name__}); moved to {aside.name}, using the one before'

@@ -1,0 +1,43 @@
+"""Sample grids of image GANs from a fixed latent batch, drawn with the generator EMA."""
+
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from jaxgan import images
+from jaxgan.state import GANState, generate
+from jaxgan.writer import MetricWriter
+
+_generate = jax.jit(generate)
+
+
+class SampleGrids:
+  """Every `every` steps: samples/step_NNNNNNN.png and a TensorBoard image; a GIF at the end."""
+
+  def __init__(self, workdir: Path, writer: MetricWriter, key: jax.Array, every: int, total_steps: int, num: int = 64):
+    self.dir = workdir / 'samples'
+    self.dir.mkdir(exist_ok=True)
+    self.workdir, self.writer, self.key, self.num = workdir, writer, key, num
+    self.steps = {*range(every, total_steps, every), total_steps}
+
+  def events(self) -> set[int]:
+    return self.steps
+
+  def grid(self, state: GANState) -> np.ndarray:
+    z = state.sample_latent(self.key, self.num)  # the same z at every step
+    return images.grid(images.to_uint8(_generate(state, z)))
+
+  def __call__(self, state: GANState, step: int) -> dict[str, float]:
+    if step in self.steps or step == 0:
+      image = self.grid(state)
+      images.save_png(self.dir / f'step_{step:07d}.png', image, images.upscale_for(image.shape[0] // 8))
+      self.writer.image('samples', step, image)
+    return {}
+
+  def finish(self, state: GANState) -> dict[str, float]:
+    pictures = [images.read_png(f) for f in sorted(self.dir.glob('step_*.png'))]
+    if pictures:
+      images.save_gif(self.workdir / 'samples.gif', pictures)
+      images.save_png(self.workdir / 'samples.png', pictures[-1])
+    return {}

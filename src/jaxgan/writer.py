@@ -1,0 +1,63 @@
+"""Where a run's metrics and pictures go: metrics.jsonl, TensorBoard and a progress bar."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def read_metrics(path: Path) -> list[dict]:
+  """The JSON objects of a metrics.jsonl file, skipping a torn last line."""
+  if not path.exists():
+    return []
+  rows = []
+  for line in path.read_text().splitlines():
+    try:
+      rows.append(json.loads(line))
+    except json.JSONDecodeError:
+      break
+  return rows
+
+
+class MetricWriter:
+  """metrics.jsonl (always), TensorBoard event files (tensorboardX) and a tqdm bar.
+
+  On resume, lines logged after the restored step (by the run that was
+  interrupted) are dropped, so that the file reads as one uninterrupted run.
+  """
+
+  _SHOWN = {'d_loss': 'train/d_loss', 'g_loss': 'train/g_loss', 'D(x)': 'train/d_real', 'D(G(z))': 'train/d_fake'}
+
+  def __init__(self, workdir: Path, start_step: int, total_steps: int, progress: bool = True):
+    self.path = workdir / 'metrics.jsonl'
+    kept = [row for row in read_metrics(self.path) if row.get('step', 0) <= start_step]
+    self.path.write_text(''.join(json.dumps(row) + '\n' for row in kept))
+    self._file = open(self.path, 'a')  # noqa: SIM115  closed in close()
+    from tensorboardX import SummaryWriter
+
+    self._tb = SummaryWriter(str(workdir / 'tensorboard'))
+    from tqdm.auto import tqdm
+
+    self._bar = tqdm(total=total_steps, initial=start_step, unit='step', file=sys.stderr, disable=not progress)
+
+  def write(self, step: int, metrics: dict[str, float]) -> None:
+    self._file.write(json.dumps({'step': step, **metrics}) + '\n')
+    self._file.flush()
+    for name, value in metrics.items():
+      self._tb.add_scalar(name, value, step)
+    shown = {label: f'{metrics[key]:.3g}' for label, key in self._SHOWN.items() if key in metrics}
+    if 'perf/images_per_second' in metrics:
+      shown['img/s'] = f'{metrics["perf/images_per_second"]:.0f}'
+    self._bar.set_postfix(shown, refresh=False)
+    self._bar.update(step - self._bar.n)
+
+  def image(self, name: str, step: int, image: np.ndarray) -> None:
+    self._tb.add_image(name, image, step, dataformats='HWC')
+
+  def close(self, keep_progress: bool = True) -> None:
+    """Closes everything; the progress bar is wiped when the run failed, so its error line stands alone."""
+    self._bar.leave = keep_progress
+    self._bar.close()
+    self._tb.close()
+    self._file.close()

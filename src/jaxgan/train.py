@@ -34,7 +34,7 @@ from jaxgan.data import DataError, NormalSource, make_source
 from jaxgan.eval1d import Evaluator1D
 from jaxgan.samples import SampleGrids
 from jaxgan.state import create_state
-from jaxgan.step import train_steps
+from jaxgan.step import train_step, train_steps
 from jaxgan.writer import MetricWriter, read_metrics
 
 # Keys that may change when a run resumes: they steer the loop, not the game.
@@ -177,7 +177,7 @@ def _run(config: Config, workdir: Path, progress: bool, start_time: float, stop_
         batches = source.batches(step, end - step, t.batch_size * config.game.d_steps)
       except DataError as e:
         raise RunError(str(e)) from e
-      state, chunk = train_steps(state, batches)
+      state, chunk = train_steps(state, batches) if t.scan else _step_by_step(state, batches)
       chunk = jax.device_get(chunk)
       _check_finite(chunk, step, checkpoints)
       seconds = time.perf_counter() - chunk_start
@@ -210,6 +210,15 @@ def _run(config: Config, workdir: Path, progress: bool, start_time: float, stop_
   _plot_losses(workdir)
   (workdir / 'summary.json').write_text(json.dumps(summary, indent=2) + '\n')
   return summary
+
+
+def _step_by_step(state: Any, batches: np.ndarray) -> tuple[Any, dict[str, np.ndarray]]:
+  """What train_steps does, one dispatch per step; metrics stacked, [K]."""
+  metrics = []
+  for batch in batches:
+    state, step_metrics = train_step(state, batch)
+    metrics.append(step_metrics)
+  return state, jax.tree.map(lambda *m: np.stack(m), *metrics)
 
 
 def _check_finite(chunk: dict[str, np.ndarray], start: int, checkpoints: Checkpointer) -> None:

@@ -14,5 +14,5 @@ def get_config() -> Config:
     data=DataConfig(source='digits'),
     optim=OptimConfig(optimizer='adam', g_lr=2e-4, d_lr=2e-4, b1=0.5, b2=0.999),
     game=GameConfig(objective='non_saturating', d_steps=1, ema_decay=0.999),
-    train=TrainConfig(steps=3000, batch_size=64, log_every=100, checkpoint_every=1000, sample_every=500),
+    train=TrainConfig(steps=3000, batch_size=64, log_every=100, checkpoint_every=1000, sample_every=500, scan=False),
   )

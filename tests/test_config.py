@@ -61,7 +61,9 @@ def test_json_round_trip():
 def test_load_builtin_and_file(tmp_path):
   assert 'gaussian1d' in config_lib.builtin_names()
   assert isinstance(config_lib.load('gaussian1d'), Config)
-  with pytest.raises(ConfigError, match="unknown config 'gaussian2d'; built-in configs: digits, gaussian1d"):
+  with pytest.raises(
+    ConfigError, match="unknown config 'gaussian2d'; built-in configs: celeba64, cifar10, digits, gaussian1d, mnist"
+  ):
     config_lib.load('gaussian2d')
   path = tmp_path / 'mine.py'
   path.write_text('from jaxgan import Config\n\ndef get_config():\n  return Config()\n')
@@ -74,3 +76,21 @@ def test_load_builtin_and_file(tmp_path):
     config_lib.load(str(path))
   with pytest.raises(ConfigError, match='does not exist'):
     config_lib.load(str(tmp_path / 'missing.py'))
+
+
+@pytest.mark.parametrize('name', config_lib.builtin_names())
+def test_builtin_configs_build(name):
+  """Every recipe validates and its state builds (abstractly) for its data's shape."""
+  import jax
+
+  from jaxgan.state import create_state
+
+  config = config_lib.load(name)
+  if config.model.architecture == 'dcgan':
+    channels = 3 if name in ('cifar10', 'celeba64') else 1
+    resolution = config.data.resolution or 8
+    shape = (resolution, resolution, channels)
+  else:
+    shape = (1,)
+  state = jax.eval_shape(lambda: create_state(config, jax.random.key(0), shape))
+  assert state.generator.params and state.discriminator.params

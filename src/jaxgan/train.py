@@ -187,9 +187,9 @@ def _run(config: Config, workdir: Path, progress: bool, start_time: float, stop_
       metrics['perf/images_per_second'] = images / seconds
       metrics |= {f'eval/{name}': value for name, value in evaluator(state, step).items()}
       writer.write(step, metrics)
-      if stop_requests:
+      if step < t.steps and stop_requests:
         stopped = stop_requests[0]
-      elif t.max_seconds and time.perf_counter() - start_time > t.max_seconds:
+      elif step < t.steps and t.max_seconds and time.perf_counter() - start_time > t.max_seconds:
         stopped = f'max time ({t.max_seconds:g} s)'
       if step % t.checkpoint_every == 0 or step == t.steps or stopped:
         checkpoints.save(state)

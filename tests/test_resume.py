@@ -166,3 +166,10 @@ def test_jaxgan_sample_on_a_1d_run(tmp_path, capsys):
     assert f['samples'].shape == (7, 1) and f['samples'].dtype == np.float32
   assert cli.sample_main(['--workdir', str(tmp_path / 'run'), '--grid', str(tmp_path / 'g.png')]) == 1
   assert '--grid needs an image run' in capsys.readouterr().err
+
+
+def test_run_without_checkpoint_is_not_overwritten(tmp_path, capsys):
+  (tmp_path / 'metrics.jsonl').write_text('{"step": 10}\n')
+  assert cli.train_main([*TINY_ARGS, '--workdir', str(tmp_path)]) == 1
+  assert 'holds a run but no readable checkpoint' in capsys.readouterr().err
+  assert (tmp_path / 'metrics.jsonl').read_text() == '{"step": 10}\n'

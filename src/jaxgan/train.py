@@ -113,7 +113,7 @@ def _open_run(config: Config, workdir: Path, checkpoints: Checkpointer, fresh_st
     raise RunError(str(e)) from e
   if state is None:
     if config_path.exists() or (workdir / 'metrics.jsonl').exists():
-      notes.append(f'no readable checkpoint in {workdir}: starting over')
+      raise RunError(f'{workdir} holds a run but no readable checkpoint to resume; choose a new --workdir')
     state = fresh_state
   config_path.write_text(json.dumps(config_lib.to_dict(config), indent=2) + '\n')
   return state, notes

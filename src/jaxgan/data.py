@@ -195,7 +195,7 @@ def _tfds(spec: str, resolution: int, seed: int) -> ImageSource:
   return ImageSource(read, size, read(np.zeros(1, np.int64)).shape[1:], seed)
 
 
-def make_source(data: DataConfig, seed: int) -> NormalSource | ImageSource:
+def make_source(data: DataConfig, seed: int) -> Source:
   """The source that `data` describes, seeded with `seed`; raises DataError."""
   spec = data.source
   if spec == 'normal':

@@ -5,6 +5,9 @@ density, generator density, D) next to the optimal discriminator D* for the
 current generator, and verifies the optimal-discriminator theorem: a
 discriminator trained to convergence against the frozen generator is compared
 with D* = p_r / (p_r + p_g), with p_g estimated from many generator samples.
+
+The panels and curves live in memory: a run that is stopped and resumed draws
+the panels and curve points of the part it ran after resuming.
 """
 
 import functools

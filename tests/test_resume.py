@@ -173,3 +173,10 @@ def test_run_without_checkpoint_is_not_overwritten(tmp_path, capsys):
   assert cli.train_main([*TINY_ARGS, '--workdir', str(tmp_path)]) == 1
   assert 'holds a run but no readable checkpoint' in capsys.readouterr().err
   assert (tmp_path / 'metrics.jsonl').read_text() == '{"step": 10}\n'
+
+
+def test_finished_run_is_reported_not_recomputed(uninterrupted, capsys):
+  before = (uninterrupted / 'summary.json').read_text()
+  summary = train(tiny_config(), uninterrupted, progress=False)
+  assert 'already finished 400 steps' in capsys.readouterr().out
+  assert summary == json.loads(before) and (uninterrupted / 'summary.json').read_text() == before

@@ -159,6 +159,10 @@ def _run(config: Config, workdir: Path, progress: bool, start_time: float, stop_
   step = int(state.step)
   if step == 0:
     checkpoints.save(state)
+  summary_path = workdir / 'summary.json'
+  if step >= t.steps and summary_path.exists():
+    print(f'jaxgan: {workdir} already finished {step} steps; raise train.steps to train on', flush=True)
+    return json.loads(summary_path.read_text())
 
   writer = MetricWriter(workdir, step, t.steps, progress)
   if isinstance(source, NormalSource):
@@ -208,7 +212,7 @@ def _run(config: Config, workdir: Path, progress: bool, start_time: float, stop_
     'wall_seconds': time.perf_counter() - start_time,
   }
   _plot_losses(workdir)
-  (workdir / 'summary.json').write_text(json.dumps(summary, indent=2) + '\n')
+  summary_path.write_text(json.dumps(summary, indent=2) + '\n')
   return summary
 
 

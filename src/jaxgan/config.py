@@ -33,6 +33,7 @@ class ModelConfig:
   d_hidden: tuple[int, ...] = (64, 64)  # mlp only
   activation: Activation = 'leaky_relu'  # mlp only
   g_width: int = 64  # dcgan only: channels of G's last stage
+  upsample: Literal['auto', 'transpose', 'subpixel'] = 'auto'  # dcgan only: see jaxgan.models.UpConv
   d_width: int = 64  # dcgan only: channels of D's first stage
 
 

@@ -73,6 +73,48 @@ def _dcgan_widths(resolution: int, width: int) -> list[int]:
   return [width * 2 ** (stages - 1 - i) for i in range(stages)]
 
 
+# A stride-2, 4-tap transposed convolution with 'SAME' padding writes output
+# 2m + p from inputs m + d - 1 (d = 0, 1, 2) through kernel tap 2d - p, where
+# that tap exists (p = 0, 1): every output phase is a 3-tap convolution.
+_SUBPIXEL_TAP = np.array([[2 * d - p for p in (0, 1)] for d in range(3)])  # [d, p]
+_SUBPIXEL_VALID = (_SUBPIXEL_TAP >= 0) & (_SUBPIXEL_TAP <= 3)
+Upsample = Literal['auto', 'transpose', 'subpixel']
+
+
+class UpConv(nn.Module):
+  """nn.ConvTranspose(features, (4, 4), (2, 2), 'SAME', use_bias=False), two ways.
+
+  'transpose' calls lax.conv_transpose. 'subpixel' computes the same function
+  from the same (4, 4, C_in, features) kernel as one 3x3 convolution to
+  4 * features channels followed by a depth-to-space shuffle: XLA's CPU backend
+  takes its weight gradient about 15x faster. 'auto' picks subpixel on CPU.
+  """
+
+  features: int
+  upsample: Upsample = 'auto'
+  kernel_init: nn.initializers.Initializer = _DCGAN_INIT
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    kernel = self.param('kernel', self.kernel_init, (4, 4, x.shape[-1], self.features))
+    mode = self.upsample
+    if mode == 'auto':
+      mode = 'subpixel' if jax.default_backend() == 'cpu' else 'transpose'
+    if mode == 'transpose':
+      return jax.lax.conv_transpose(x, kernel, (2, 2), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+    taps = np.clip(_SUBPIXEL_TAP, 0, 3)
+    # k3[dy, dx, py, px] = kernel[tap(dy, py), tap(dx, px)], zero where a tap is missing.
+    k3 = kernel[taps[:, None, :, None], taps[None, :, None, :]]  # [3, 3, 2, 2, C_in, F]
+    mask = _SUBPIXEL_VALID[:, None, :, None] & _SUBPIXEL_VALID[None, :, None, :]
+    k3 = (
+      jnp.where(mask[..., None, None], k3, 0).transpose(0, 1, 4, 2, 3, 5).reshape(3, 3, x.shape[-1], 4 * self.features)
+    )
+    y = jax.lax.conv_general_dilated(x, k3, (1, 1), ((1, 1), (1, 1)), dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+    b, h, w, _ = y.shape
+    y = y.reshape(b, h, w, 2, 2, self.features).transpose(0, 1, 3, 2, 4, 5)
+    return y.reshape(b, 2 * h, 2 * w, self.features)
+
+
 def _batch_norm(train: bool) -> nn.BatchNorm:
   # momentum 0.9 here is PyTorch's momentum 0.1.
   return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)
@@ -89,6 +131,7 @@ class DCGANGenerator(nn.Module):
   resolution: int
   channels: int
   width: int = 64
+  upsample: Upsample = 'auto'
 
   @nn.compact
   def __call__(self, z: jax.Array, train: bool = True) -> jax.Array:
@@ -98,9 +141,9 @@ class DCGANGenerator(nn.Module):
     h = h.reshape(z.shape[0], base, base, widths[0])
     h = nn.relu(_batch_norm(train)(h))
     for w in widths[1:]:
-      h = nn.ConvTranspose(w, (4, 4), (2, 2), 'SAME', use_bias=False, kernel_init=_DCGAN_INIT)(h)
+      h = UpConv(w, self.upsample)(h)
       h = nn.relu(_batch_norm(train)(h))
-    h = nn.ConvTranspose(self.channels, (4, 4), (2, 2), 'SAME', use_bias=False, kernel_init=_DCGAN_INIT)(h)
+    h = UpConv(self.channels, self.upsample)(h)
     return jnp.tanh(h)  # [B, resolution, resolution, channels]
 
 

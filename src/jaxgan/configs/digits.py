@@ -4,7 +4,7 @@
 
 G: dense to 4x4x128, one transposed conv to 8x8x1; D: one strided conv and a
 logit; latent N(0, I) of 32; Adam 4e-4 with a cosine decay, beta1 0.5; EMA
-0.995; 6000 steps of batch 64. Measured on a 2-core CPU: 35 s wall (about
+0.995; 6000 steps of batch 64. Measured on a 2-core CPU: 33 to 38 s wall (about
 6 ms a step with logging); the EMA grid (samples.png) shows most digits
 recognisably (0, 1, 2, 3, 5, 6, 7, 9) on mostly dark backgrounds. Against the
 constant 2e-4 of 3000 steps (24 s), the decay and the shorter EMA cleaned the

@@ -100,3 +100,23 @@ def test_gaussian1d_meets_its_targets(tmp_path):
   assert s['mean_abs_d_minus_dstar'] < 0.03
   assert s['dstar_converged']
   assert s['wall_seconds'] < 60
+
+
+def test_read_only_workdir(tmp_path, capsys, monkeypatch):
+  """A read-only workdir (simulated: root ignores permission bits) is one line, nothing written."""
+  import errno
+  import os
+  import pathlib
+
+  original = pathlib.Path.write_text
+
+  def read_only(self, *args, **kwargs):
+    if self.parent == tmp_path / 'run':
+      raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+    return original(self, *args, **kwargs)
+
+  monkeypatch.setattr(pathlib.Path, 'write_text', read_only)
+  assert cli.train_main([*FAST, '--workdir', str(tmp_path / 'run')]) == 1
+  err = capsys.readouterr().err
+  assert err.count('\n') == 1 and 'is not usable: Permission denied' in err
+  assert list((tmp_path / 'run').iterdir()) == []

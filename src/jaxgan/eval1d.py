@@ -30,9 +30,6 @@ _EPS = 1e-7  # D is clipped to [eps, 1 - eps] inside logarithms
 # A fitted D counts as converged when its loss is within this many nats of the
 # optimum log 4 - 2 JS; what is left is mostly the noise of the p_g estimate.
 _CONVERGED_NATS = 0.01
-# A fitted D counts as converged when its loss is within this many nats of the
-# optimum log 4 - 2 JS; what is left is mostly the noise of the p_g estimate.
-_CONVERGED_NATS = 0.01
 
 
 @functools.partial(jax.jit, static_argnums=(2, 3, 4))

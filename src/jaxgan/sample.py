@@ -10,7 +10,6 @@ import numpy as np
 from jaxgan import config as config_lib
 from jaxgan.checkpoint import Checkpointer
 from jaxgan.config import Config
-from jaxgan.data import NormalSource, make_source
 from jaxgan.state import GANState, create_state, generate
 from jaxgan.train import RunError
 
@@ -22,7 +21,7 @@ def load_run(workdir: str | os.PathLike) -> tuple[Config, GANState]:
   if not config_path.is_file():
     raise RunError(f'{path} holds no run (no config.json); give the --workdir of a jaxgan-train run')
   config = config_lib.from_dict(Config, json.loads(config_path.read_text()))
-  shape = make_source(config.data, config.train.seed).sample_shape
+  shape = tuple(json.loads((path / 'run.json').read_text())['sample_shape'])  # no need to read the data
   fresh = create_state(config, jax.random.key(config.train.seed), shape)
   state, notes = Checkpointer(path / 'checkpoints').restore_latest(fresh)
   for note in notes:
@@ -39,10 +38,10 @@ def sample(workdir: str | os.PathLike, num: int, seed: int = 0) -> tuple[np.ndar
     (samples, is_image): uint8 images [N, H, W, C], or float32 [N, D] for
     low-dimensional data.
   """
-  config, state = load_run(workdir)
+  _, state = load_run(workdir)
   z = state.sample_latent(jax.random.key(seed), num)
   out = np.asarray(jax.jit(generate)(state, z))
-  if isinstance(make_source(config.data, 0), NormalSource):
+  if out.ndim != 4:  # not [N, H, W, C] images
     return out.reshape(num, -1).astype(np.float32), False
   from jaxgan.images import to_uint8
 

@@ -1,7 +1,7 @@
 """The training loop: `train(config, workdir)`, shared by the CLI, notebooks and sweeps.
 
 It writes into the workdir:
-  config.json       the resolved config;
+  config.json       the resolved config; run.json, the shape of one sample;
   metrics.jsonl     one JSON object per logged step (`train/...`, `eval/...`, `perf/...`);
   tensorboard/      the same as TensorBoard event files, and sample grids;
   checkpoints/      orbax checkpoints of the whole state, every train.checkpoint_every steps;
@@ -102,20 +102,23 @@ def _stop_requests() -> Iterator[list[str]]:
       signal.signal(s, handler)
 
 
-def _open_run(config: Config, workdir: Path, checkpoints: Checkpointer, fresh_state: Any) -> tuple[Any, list[str]]:
-  """The state to start from: the latest checkpoint's, or fresh (then config.json is written)."""
+def _open_run(
+  config: Config, workdir: Path, checkpoints: Checkpointer, fresh_state: Any, sample_shape: tuple[int, ...]
+) -> tuple[Any, list[str]]:
+  """The state to start from: the latest checkpoint's, or fresh.
+
+  Writes config.json and run.json (the sample shape, so that sampling needs no data).
+  """
   config_path = workdir / 'config.json'
   if config_path.exists():
     _check_same_game(json.loads(config_path.read_text()), config, workdir)
-  try:
-    state, notes = checkpoints.restore_latest(fresh_state)
-  except CheckpointError as e:
-    raise RunError(str(e)) from e
+  state, notes = checkpoints.restore_latest(fresh_state)
   if state is None:
     if config_path.exists() or (workdir / 'metrics.jsonl').exists():
       raise RunError(f'{workdir} holds a run but no readable checkpoint to resume; choose a new --workdir')
     state = fresh_state
   config_path.write_text(json.dumps(config_lib.to_dict(config), indent=2) + '\n')
+  (workdir / 'run.json').write_text(json.dumps({'sample_shape': list(sample_shape)}) + '\n')
   return state, notes
 
 
@@ -153,7 +156,8 @@ def _run(config: Config, workdir: Path, progress: bool, start_time: float, stop_
     raise RunError(str(e)) from e
   init_key, eval_key = jax.random.split(jax.random.key(t.seed))
   checkpoints = Checkpointer(workdir / 'checkpoints')
-  state, notes = _open_run(config, workdir, checkpoints, create_state(config, init_key, source.sample_shape))
+  fresh = create_state(config, init_key, source.sample_shape)
+  state, notes = _open_run(config, workdir, checkpoints, fresh, source.sample_shape)
   for note in notes:
     print(f'jaxgan: {note}', flush=True)
   step = int(state.step)

@@ -57,23 +57,23 @@ def test_resolution_too_small():
     models.dcgan_base_resolution(2)
 
 
-@pytest.mark.parametrize('shape', [(2, 5, 7, 3), (1, 4, 4, 8)])
-def test_upconv_forms_equal_conv_transpose(shape):
-  """Both forms of UpConv are flax's stride-2 4x4 'SAME' ConvTranspose: values and gradients."""
+@pytest.mark.parametrize('transpose', [False, True])
+@pytest.mark.parametrize('impl', ['lax', 'matmul'])
+def test_conv_module_equals_flax(transpose, impl):
+  """models.Conv is flax's Conv / ConvTranspose without bias (stride 2, 4x4, 'SAME'): values and gradients."""
   import flax.linen as nn
   import numpy as np
 
-  x = jax.random.normal(jax.random.key(0), shape)
-  reference = nn.ConvTranspose(5, (4, 4), (2, 2), 'SAME', use_bias=False)
+  x = jax.random.normal(jax.random.key(0), (2, 6, 5, 3))
+  flax_type = nn.ConvTranspose if transpose else nn.Conv
+  reference = flax_type(4, (4, 4), (2, 2), 'SAME', use_bias=False)
   params = reference.init(jax.random.key(1), x)
+  module = models.Conv(4, (4, 4), (2, 2), 'SAME', transpose=transpose, impl=impl)
 
-  def loss(module, p, x):
-    return jnp.sum(jnp.sin(module.apply(p, x)))
+  def loss(m, p, x):
+    return jnp.sum(jnp.sin(m.apply(p, x)))
 
-  want = reference.apply(params, x)
-  want_grads = jax.grad(lambda p, x: loss(reference, p, x), argnums=(0, 1))(params, x)
-  for mode in ('transpose', 'subpixel'):
-    module = models.UpConv(5, mode)
-    np.testing.assert_allclose(module.apply(params, x), want, atol=1e-5)
-    grads = jax.grad(lambda p, x, m=module: loss(m, p, x), argnums=(0, 1))(params, x)
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-4), grads, want_grads)
+  np.testing.assert_allclose(module.apply(params, x), reference.apply(params, x), atol=1e-5)
+  want = jax.grad(lambda p, x: loss(reference, p, x), argnums=(0, 1))(params, x)
+  got = jax.grad(lambda p, x: loss(module, p, x), argnums=(0, 1))(params, x)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-4), got, want)

@@ -33,8 +33,9 @@ class ModelConfig:
   d_hidden: tuple[int, ...] = (64, 64)  # mlp only
   activation: Activation = 'leaky_relu'  # mlp only
   g_width: int = 64  # dcgan only: channels of G's last stage
-  upsample: Literal['auto', 'transpose', 'subpixel'] = 'auto'  # dcgan only: see jaxgan.models.UpConv
   d_width: int = 64  # dcgan only: channels of D's first stage
+  extra_layers: int = 0  # dcgan only: 3x3 stride-1 conv layers added to G and to D
+  conv_impl: Literal['auto', 'lax', 'matmul'] = 'auto'  # dcgan only: see jaxgan.conv
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,6 +126,8 @@ def validate(config: Config) -> Config:
     (config.optim.g_lr > 0 and config.optim.d_lr > 0, 'optim.g_lr and optim.d_lr must be positive'),
     (0 <= config.optim.final_lr_fraction <= 1, 'optim.final_lr_fraction must be in [0, 1]'),
     (config.model.latent_dim > 0, 'model.latent_dim must be positive'),
+    (config.model.g_width > 0 and config.model.d_width > 0, 'model.g_width and model.d_width must be positive'),
+    (config.model.extra_layers >= 0, 'model.extra_layers must be 0 or more'),
     (config.data.std > 0, 'data.std must be positive'),
     (
       config.model.architecture == 'mlp' or config.data.source != 'normal',

@@ -12,6 +12,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgan import conv
+
 Activation = Literal['relu', 'leaky_relu', 'tanh', 'elu']
 _ACTIVATIONS = {
   'relu': nn.relu,
@@ -73,46 +75,30 @@ def _dcgan_widths(resolution: int, width: int) -> list[int]:
   return [width * 2 ** (stages - 1 - i) for i in range(stages)]
 
 
-# A stride-2, 4-tap transposed convolution with 'SAME' padding writes output
-# 2m + p from inputs m + d - 1 (d = 0, 1, 2) through kernel tap 2d - p, where
-# that tap exists (p = 0, 1): every output phase is a 3-tap convolution.
-_SUBPIXEL_TAP = np.array([[2 * d - p for p in (0, 1)] for d in range(3)])  # [d, p]
-_SUBPIXEL_VALID = (_SUBPIXEL_TAP >= 0) & (_SUBPIXEL_TAP <= 3)
-Upsample = Literal['auto', 'transpose', 'subpixel']
+class Conv(nn.Module):
+  """A convolution without bias through jaxgan.conv (fast gradients on CPU).
 
-
-class UpConv(nn.Module):
-  """nn.ConvTranspose(features, (4, 4), (2, 2), 'SAME', use_bias=False), two ways.
-
-  'transpose' calls lax.conv_transpose. 'subpixel' computes the same function
-  from the same (4, 4, C_in, features) kernel as one 3x3 convolution to
-  4 * features channels followed by a depth-to-space shuffle: XLA's CPU backend
-  takes its weight gradient about 15x faster. 'auto' picks subpixel on CPU.
+  With `transpose`, the transposed convolution that flax's ConvTranspose
+  computes (stride-2 4x4 'SAME' upsamples 2x); otherwise a cross-correlation as
+  flax's Conv. Kernels are (kh, kw, C_in, features) as in flax.
   """
 
   features: int
-  upsample: Upsample = 'auto'
-  kernel_init: nn.initializers.Initializer = _DCGAN_INIT
+  kernel_size: tuple[int, int]
+  strides: tuple[int, int] = (1, 1)
+  padding: conv.Padding = 'SAME'
+  transpose: bool = False
+  impl: conv.Impl = 'auto'
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    kernel = self.param('kernel', self.kernel_init, (4, 4, x.shape[-1], self.features))
-    mode = self.upsample
-    if mode == 'auto':
-      mode = 'subpixel' if jax.default_backend() == 'cpu' else 'transpose'
-    if mode == 'transpose':
-      return jax.lax.conv_transpose(x, kernel, (2, 2), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
-    taps = np.clip(_SUBPIXEL_TAP, 0, 3)
-    # k3[dy, dx, py, px] = kernel[tap(dy, py), tap(dx, px)], zero where a tap is missing.
-    k3 = kernel[taps[:, None, :, None], taps[None, :, None, :]]  # [3, 3, 2, 2, C_in, F]
-    mask = _SUBPIXEL_VALID[:, None, :, None] & _SUBPIXEL_VALID[None, :, None, :]
-    k3 = (
-      jnp.where(mask[..., None, None], k3, 0).transpose(0, 1, 4, 2, 3, 5).reshape(3, 3, x.shape[-1], 4 * self.features)
-    )
-    y = jax.lax.conv_general_dilated(x, k3, (1, 1), ((1, 1), (1, 1)), dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
-    b, h, w, _ = y.shape
-    y = y.reshape(b, h, w, 2, 2, self.features).transpose(0, 1, 3, 2, 4, 5)
-    return y.reshape(b, 2 * h, 2 * w, self.features)
+    kernel = self.param('kernel', _DCGAN_INIT, (*self.kernel_size, x.shape[-1], self.features))
+    op = conv.conv_transpose if self.transpose else conv.conv
+    return op(x, kernel.astype(x.dtype), self.strides, self.padding, self.impl)
+
+
+def _upsample(features: int, impl: conv.Impl) -> Conv:
+  return Conv(features, (4, 4), (2, 2), 'SAME', transpose=True, impl=impl)
 
 
 def _batch_norm(train: bool) -> nn.BatchNorm:
@@ -125,13 +111,16 @@ class DCGANGenerator(nn.Module):
 
   For 64x64 and width 64 this is the pytorch/examples DCGAN netG, parameter for
   parameter: 4x4x512, 8x8x256, 16x16x128, 32x32x64, then 64x64xC with tanh;
-  batch norm and ReLU between, no biases.
+  batch norm and ReLU between, no biases. `extra_layers` adds 3x3 stride-1
+  convolutions before the output layer (n_extra_layers of the DCGAN and WGAN
+  reference code).
   """
 
   resolution: int
   channels: int
   width: int = 64
-  upsample: Upsample = 'auto'
+  extra_layers: int = 0
+  conv_impl: conv.Impl = 'auto'
 
   @nn.compact
   def __call__(self, z: jax.Array, train: bool = True) -> jax.Array:
@@ -141,9 +130,10 @@ class DCGANGenerator(nn.Module):
     h = h.reshape(z.shape[0], base, base, widths[0])
     h = nn.relu(_batch_norm(train)(h))
     for w in widths[1:]:
-      h = UpConv(w, self.upsample)(h)
-      h = nn.relu(_batch_norm(train)(h))
-    h = UpConv(self.channels, self.upsample)(h)
+      h = nn.relu(_batch_norm(train)(_upsample(w, self.conv_impl)(h)))
+    for _ in range(self.extra_layers):
+      h = nn.relu(_batch_norm(train)(Conv(widths[-1], (3, 3), impl=self.conv_impl)(h)))
+    h = _upsample(self.channels, self.conv_impl)(h)
     return jnp.tanh(h)  # [B, resolution, resolution, channels]
 
 
@@ -152,18 +142,24 @@ class DCGANDiscriminator(nn.Module):
 
   Mirrors DCGANGenerator: batch norm on every conv but the first, no biases;
   for 64x64 and width 64 the pytorch/examples DCGAN netD without its sigmoid.
+  `extra_layers` adds 3x3 stride-1 convolutions after the first one.
   """
 
   resolution: int
   width: int = 64
+  extra_layers: int = 0
+  conv_impl: conv.Impl = 'auto'
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
     h = x
     for i, w in enumerate(reversed(_dcgan_widths(self.resolution, self.width))):
-      h = nn.Conv(w, (4, 4), (2, 2), 'SAME', use_bias=False, kernel_init=_DCGAN_INIT)(h)
+      h = Conv(w, (4, 4), (2, 2), 'SAME', impl=self.conv_impl)(h)
       if i > 0:
         h = _batch_norm(train)(h)
       h = nn.leaky_relu(h, 0.2)
+      if i == 0:
+        for _ in range(self.extra_layers):
+          h = nn.leaky_relu(_batch_norm(train)(Conv(w, (3, 3), impl=self.conv_impl)(h)), 0.2)
     h = h.reshape(x.shape[0], -1)
     return nn.Dense(1, use_bias=False, kernel_init=_DCGAN_INIT)(h)[:, 0]

@@ -75,8 +75,8 @@ def make_models(model: ModelConfig, sample_shape: tuple[int, ...]) -> tuple[nn.M
   if height != width:
     raise ValueError(f'DCGAN needs square images, got {height}x{width}')
   return (
-    models.DCGANGenerator(height, channels, model.g_width, model.upsample),
-    models.DCGANDiscriminator(height, model.d_width),
+    models.DCGANGenerator(height, channels, model.g_width, model.extra_layers, model.conv_impl),
+    models.DCGANDiscriminator(height, model.d_width, model.extra_layers, model.conv_impl),
   )
 
 

@@ -1,0 +1,151 @@
+"""Convolutions whose gradients XLA's CPU backend computes fast.
+
+`conv` and `conv_transpose` are the functions of `lax.conv_general_dilated`
+and `lax.conv_transpose` (NHWC inputs, HWIO kernels), rewritten as one
+stride-1 'VALID' convolution between a space-to-depth and a depth-to-space
+shuffle: a stride-s convolution reads s x s blocks of its input as channels; a
+stride-s transposed convolution computes its s x s output phases as channels,
+so no multiply touches an inserted zero. The stride-1 convolution has a custom
+VJP: its input gradient is a forward convolution and its weight gradient a sum
+of matrix products, the two forms that XLA's CPU backend runs near its matmul
+speed (its own weight gradient of a convolution runs several times slower).
+
+`impl='auto'` uses these forms on CPU and plain lax (cuDNN) elsewhere.
+"""
+
+from collections.abc import Sequence
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+Impl = Literal['auto', 'lax', 'matmul']
+Padding = str | Sequence[tuple[int, int]]
+_DIMS = ('NHWC', 'HWIO', 'NHWC')
+
+
+def _use_matmul(impl: Impl) -> bool:
+  if impl not in ('auto', 'lax', 'matmul'):
+    raise ValueError(f"impl must be 'auto', 'lax' or 'matmul', got {impl!r}")
+  return impl == 'matmul' or (impl == 'auto' and jax.default_backend() == 'cpu')
+
+
+@jax.custom_vjp
+def _conv_valid(x: jax.Array, w: jax.Array) -> jax.Array:
+  """Stride-1 'VALID' cross-correlation, x [N, H, W, C], w [kh, kw, C, F]."""
+  return lax.conv_general_dilated(x, w, (1, 1), 'VALID', dimension_numbers=_DIMS)
+
+
+def _conv_valid_fwd(x, w):
+  return _conv_valid(x, w), (x, w)
+
+
+def _conv_valid_bwd(residuals, dy):
+  x, w = residuals
+  kh, kw = w.shape[:2]
+  # The input gradient is the 'full' correlation of dy with the flipped kernel.
+  w_flipped = jnp.flip(w, (0, 1)).swapaxes(2, 3)
+  dx = lax.conv_general_dilated(dy, w_flipped, (1, 1), ((kh - 1, kh - 1), (kw - 1, kw - 1)), dimension_numbers=_DIMS)
+  # The weight gradient, tap by tap: dw[a, b] = sum over n, h, w of x[n, h + a, w + b]^T dy[n, h, w].
+  oh, ow = dy.shape[1:3]
+  dy_rows = dy.reshape(-1, dy.shape[-1])
+  taps = [(dy_rows.T @ x[:, a : a + oh, b : b + ow].reshape(-1, x.shape[-1])).T for a in range(kh) for b in range(kw)]
+  dw = jnp.stack(taps).reshape(w.shape)
+  return dx.astype(x.dtype), dw.astype(w.dtype)
+
+
+_conv_valid.defvjp(_conv_valid_fwd, _conv_valid_bwd)
+
+
+def _pad_or_crop(x: jax.Array, axis: int, start: int, length: int) -> jax.Array:
+  """x[start : start + length] along `axis`, zeros where that runs outside x."""
+  lo, hi = max(0, -start), max(0, start + length - x.shape[axis])
+  pads = [(0, 0)] * x.ndim
+  pads[axis] = (lo, hi)
+  x = jnp.pad(x, pads)
+  return lax.slice_in_dim(x, start + lo, start + lo + length, axis=axis)
+
+
+def _explicit_padding(padding: Padding, size: Sequence[int], kernel: Sequence[int], strides: Sequence[int]):
+  if isinstance(padding, str):
+    return lax.padtype_to_pads(size, kernel, strides, padding)
+  return [tuple(p) for p in padding]
+
+
+def conv(x: jax.Array, kernel: jax.Array, strides: Sequence[int], padding: Padding, impl: Impl = 'auto') -> jax.Array:
+  """lax.conv_general_dilated(x, kernel, strides, padding) for NHWC x and HWIO kernel."""
+  if not _use_matmul(impl):
+    return lax.conv_general_dilated(x, kernel, strides, padding, dimension_numbers=_DIMS)
+  (kh, kw, c, f), (sh, sw) = kernel.shape, strides
+  pads = _explicit_padding(padding, x.shape[1:3], (kh, kw), strides)
+  # Output o reads input rows s*o + j, j < k; with j = s*a + r that is block o + a, phase r.
+  out = [(x.shape[1 + i] + sum(pads[i]) - k) // s + 1 for i, (k, s) in enumerate(((kh, sh), (kw, sw)))]
+  taps = [-(-k // s) for k, s in ((kh, sh), (kw, sw))]  # ceil(k / s) blocks per axis
+  for axis, (lo, _), o, t, s in zip((1, 2), pads, out, taps, strides, strict=True):
+    x = _pad_or_crop(x, axis, -lo, s * (o + t - 1))
+  n, h, w = x.shape[:3]
+  blocks = x.reshape(n, h // sh, sh, w // sw, sw, c).transpose(0, 1, 3, 2, 4, 5).reshape(n, h // sh, w // sw, -1)
+  kernel = jnp.pad(kernel, ((0, taps[0] * sh - kh), (0, taps[1] * sw - kw), (0, 0), (0, 0)))
+  kernel = kernel.reshape(taps[0], sh, taps[1], sw, c, f).transpose(0, 2, 1, 3, 4, 5).reshape(taps[0], taps[1], -1, f)
+  return _conv_valid(blocks, kernel)
+
+
+def _phases(k: int, s: int, lo: int) -> tuple[np.ndarray, np.ndarray]:
+  """For one axis of a stride-s transposed convolution, whose output t reads
+  kernel tap j at input (t + j - lo) / s where that is whole, output phase p
+  (t = s*q + p) is a stride-1 correlation: y[s*q + p] = sum_a x[q + a + offset[p]] k[tap[a, p]].
+  Returns tap [n, s] (-1 where phase p has fewer than n taps) and offset [s].
+  """
+  residue = [(lo - p) % s for p in range(s)]
+  n = max(-(-(k - r) // s) for r in residue)
+  tap = np.array([[s * a + r if s * a + r < k else -1 for r in residue] for a in range(n)])
+  offset = np.array([(r - lo + p) // s for p, r in enumerate(residue)])
+  return tap, offset
+
+
+def conv_transpose(
+  x: jax.Array, kernel: jax.Array, strides: Sequence[int], padding: Padding, impl: Impl = 'auto'
+) -> jax.Array:
+  """lax.conv_transpose(x, kernel, strides, padding) for NHWC x and HWIO kernel."""
+  if not _use_matmul(impl):
+    return lax.conv_transpose(x, kernel, strides, padding, dimension_numbers=_DIMS)
+  (kh, kw, c, f), (sh, sw) = kernel.shape, strides
+  if isinstance(padding, str):
+    pads = [lax_conv_transpose_padding(k, s, padding) for k, s in ((kh, sh), (kw, sw))]
+  else:
+    pads = [tuple(p) for p in padding]
+  # The output length of the input dilated by s, padded and correlated with k.
+  out = [(x.shape[1 + i] - 1) * s + 1 + sum(pads[i]) - k + 1 for i, (k, s) in enumerate(((kh, sh), (kw, sw)))]
+  (tap_h, off_h), (tap_w, off_w) = (_phases(k, s, lo) for k, s, (lo, _) in zip((kh, kw), strides, pads, strict=True))
+  # One kernel for all phases: [a, b, C, (p_h, p_w, F)], zero where a phase has no tap.
+  phase_kernel = kernel[np.maximum(tap_h, 0)[:, None, :, None], np.maximum(tap_w, 0)[None, :, None, :]]
+  valid = (tap_h >= 0)[:, None, :, None] & (tap_w >= 0)[None, :, None, :]
+  phase_kernel = jnp.where(valid[..., None, None], phase_kernel, 0).transpose(0, 1, 4, 2, 3, 5)
+  phase_kernel = phase_kernel.reshape(len(tap_h), len(tap_w), c, sh * sw * f)
+  # Every phase reads the window starting at q + offset[p]: cover them all, then pick each phase's rows.
+  q = [-(-o // s) for o, s in zip(out, strides, strict=True)]
+  for axis, offset, n, qi in ((1, off_h, len(tap_h), q[0]), (2, off_w, len(tap_w), q[1])):
+    x = _pad_or_crop(x, axis, int(offset.min()), qi + int(offset.max() - offset.min()) + n - 1)
+  z = _conv_valid(x, phase_kernel).reshape(x.shape[0], -1, x.shape[2] - len(tap_w) + 1, sh, sw, f)
+  rows = []
+  for ph in range(sh):
+    dh = int(off_h[ph] - off_h.min())
+    cols = [z[:, dh : dh + q[0], int(off_w[pw] - off_w.min()) :, ph, pw][:, :, : q[1]] for pw in range(sw)]
+    rows.append(jnp.stack(cols, 3))  # [N, q_h, q_w, s_w, F]
+  y = jnp.stack(rows, 2).reshape(x.shape[0], q[0] * sh, q[1] * sw, f)
+  return y[:, : out[0], : out[1]]
+
+
+def lax_conv_transpose_padding(k: int, s: int, padding: str) -> tuple[int, int]:
+  """The (before, after) padding lax.conv_transpose uses for 'SAME' or 'VALID'."""
+  if padding == 'SAME':
+    total = k + s - 2
+    before = k - 1 if s > k - 1 else -(-total // 2)
+  elif padding == 'VALID':
+    total = k + s - 2 + max(k - s, 0)
+    before = k - 1
+  else:
+    raise ValueError(f"padding must be 'SAME', 'VALID' or explicit pairs, got {padding!r}")
+  return before, total - before

@@ -119,7 +119,25 @@ def test_scan_equals_repeated_steps_and_is_reproducible():
 @pytest.mark.parametrize('objective', ['non_saturating', 'minimax'])
 def test_a_toy_game_learns(objective):
   """A thousand steps move G from around 0 onto N(1, 0.5^2), with either objective."""
-  config = with_game(objective=objective)
+  _assert_learns(with_game(objective=objective))
+
+
+def test_bfloat16_compute_learns_with_float32_state():
+  """The bfloat16 policy: networks run in bfloat16, everything kept stays float32, and the toy game still learns."""
+  config = dataclasses.replace(TOY, model=dataclasses.replace(TOY.model, compute_dtype='bfloat16'))
+  state = _assert_learns(config)
+  dtypes = {leaf.dtype for leaf in jax.tree.leaves((state.generator, state.discriminator, state.ema_params))}
+  assert dtypes <= {jnp.dtype('float32'), jnp.dtype('int32'), jnp.dtype('uint32')}
+  g = state.generator
+  z = jnp.ones((4, 2))
+  assert g.apply(g.params, g.batch_stats, z, train=False)[0].dtype == jnp.float32
+  jaxpr = jax.make_jaxpr(lambda p: g.apply(p, g.batch_stats, z, train=True))(g.params)
+  matmul_dtypes = [e.outvars[0].aval.dtype for e in jaxpr.eqns if e.primitive.name == 'dot_general']
+  assert matmul_dtypes and set(matmul_dtypes) == {jnp.dtype('bfloat16')}
+  assert generate(state, z).dtype == jnp.float32
+
+
+def _assert_learns(config):
   source = make_source(config.data, 0)
   state = toy_state(config)
   z = state.sample_latent(jax.random.key(7), 20_000)
@@ -129,3 +147,4 @@ def test_a_toy_game_learns(objective):
   assert abs(before.mean() - 1.0) > 0.5
   assert abs(after.mean() - 1.0) < 0.1
   assert abs(after.std() - 0.5) < 0.15
+  return state

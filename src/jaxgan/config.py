@@ -36,6 +36,7 @@ class ModelConfig:
   d_width: int = 64  # dcgan only: channels of D's first stage
   extra_layers: int = 0  # dcgan only: 3x3 stride-1 conv layers added to G and to D
   conv_impl: Literal['auto', 'lax', 'matmul'] = 'auto'  # dcgan only: see jaxgan.conv
+  compute_dtype: Literal['float32', 'bfloat16'] = 'float32'  # parameters and optimizer state stay float32
 
 
 @dataclasses.dataclass(frozen=True)

@@ -16,13 +16,19 @@ Variables = Any  # a pytree of arrays
 
 
 class Player(struct.PyTreeNode):
-  """One network with its parameters, batch-norm statistics and optimizer."""
+  """One network with its parameters, batch-norm statistics and optimizer.
+
+  Parameters, statistics and optimizer state are float32; with a bfloat16
+  `compute_dtype` the network runs on bfloat16 copies of its parameters and
+  inputs and returns float32 outputs (gradients flow back through the casts).
+  """
 
   params: Variables
   batch_stats: Variables  # {} for a network without batch norm
   opt_state: optax.OptState
   module: nn.Module = struct.field(pytree_node=False)
   tx: optax.GradientTransformation = struct.field(pytree_node=False)
+  compute_dtype: str = struct.field(pytree_node=False, default='float32')
 
   def apply(
     self, params: Variables, batch_stats: Variables, x: jax.Array, *, train: bool
@@ -32,13 +38,15 @@ class Player(struct.PyTreeNode):
     In train mode batch norm uses (and updates) batch statistics; otherwise it
     uses the running averages and returns them unchanged.
     """
-    if not batch_stats:
-      return self.module.apply({'params': params}, x, train=train), batch_stats
-    variables = {'params': params, 'batch_stats': batch_stats}
-    if not train:
-      return self.module.apply(variables, x, train=False), batch_stats
-    out, updates = self.module.apply(variables, x, train=True, mutable=['batch_stats'])
-    return out, updates['batch_stats']
+    if self.compute_dtype != 'float32':
+      params, x = jax.tree.map(lambda a: a.astype(self.compute_dtype), (params, x))
+    variables = {'params': params, 'batch_stats': batch_stats} if batch_stats else {'params': params}
+    if not batch_stats or not train:
+      out = self.module.apply(variables, x, train=train)
+    else:
+      out, updates = self.module.apply(variables, x, train=True, mutable=['batch_stats'])
+      batch_stats = updates['batch_stats']
+    return out.astype(jnp.float32), batch_stats
 
   def apply_gradients(self, grads: Variables, batch_stats: Variables) -> 'Player':
     """One optimizer update of the parameters, and new batch statistics."""
@@ -91,31 +99,41 @@ def make_optimizer(optim: OptimConfig, lr: float, updates: int) -> optax.Gradien
   return optax.adam(lr, b1=optim.b1, b2=optim.b2)
 
 
-def _init_player(module: nn.Module, tx: optax.GradientTransformation, key: jax.Array, x: jax.Array) -> Player:
+def _init_player(
+  module: nn.Module, tx: optax.GradientTransformation, key: jax.Array, x: jax.Array, compute_dtype: str
+) -> Player:
   variables = module.init(key, x, train=False)
   params = variables['params']
-  return Player(params, variables.get('batch_stats', {}), tx.init(params), module, tx)
+  return Player(params, variables.get('batch_stats', {}), tx.init(params), module, tx, compute_dtype)
 
 
-def create_state(config: Config, key: jax.Array, sample_shape: tuple[int, ...]) -> GANState:
+def create_state(
+  config: Config,
+  key: jax.Array,
+  sample_shape: tuple[int, ...],
+  networks: tuple[nn.Module, nn.Module] | None = None,
+) -> GANState:
   """Initialises both players and their optimizers from `key`.
 
   Args:
     config: the run's config.
     key: a typed PRNG key; the state keeps a child of it for the steps.
     sample_shape: shape of one real sample, (1,) for 1-D data or (H, W, C).
+    networks: your own (generator, discriminator) Flax modules, with the
+      interface of jaxgan.models, in place of config.model's architecture.
 
   Returns:
     The state at step 0, with the EMA equal to the generator.
   """
   g_key, d_key, step_key = jax.random.split(key, 3)
-  generator, discriminator = make_models(config.model, sample_shape)
+  generator, discriminator = networks or make_models(config.model, sample_shape)
   steps, d_steps = config.train.steps, config.game.d_steps
   g_tx = make_optimizer(config.optim, config.optim.g_lr, steps)
   d_tx = make_optimizer(config.optim, config.optim.d_lr, steps * d_steps)
   z = jnp.zeros((1, config.model.latent_dim))
-  g = _init_player(generator, g_tx, g_key, z)
-  d = _init_player(discriminator, d_tx, d_key, jnp.zeros((1, *sample_shape)))
+  dtype = config.model.compute_dtype
+  g = _init_player(generator, g_tx, g_key, z, dtype)
+  d = _init_player(discriminator, d_tx, d_key, jnp.zeros((1, *sample_shape)), dtype)
   return GANState(
     step=jnp.zeros((), jnp.int32),
     key=step_key,

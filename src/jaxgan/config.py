@@ -69,6 +69,7 @@ class GameConfig:
   objective: Literal['minimax', 'non_saturating'] = 'non_saturating'
   update_order: Literal['alternating', 'simultaneous'] = 'alternating'
   d_steps: int = 1  # D updates per G update
+  reuse_fake: bool = False  # G's update reuses the last D update's latents and G pass (see jaxgan.step)
   ema_decay: float = 0.999  # 0 keeps the EMA equal to G
 
 

@@ -1,11 +1,12 @@
 """Convolutions whose gradients XLA's CPU backend computes fast.
 
 `conv` and `conv_transpose` are the functions of `lax.conv_general_dilated`
-and `lax.conv_transpose` (NHWC inputs, HWIO kernels), rewritten as one
-stride-1 'VALID' convolution between a space-to-depth and a depth-to-space
-shuffle: a stride-s convolution reads s x s blocks of its input as channels; a
-stride-s transposed convolution computes its s x s output phases as channels,
-so no multiply touches an inserted zero. The stride-1 convolution has a custom
+and `lax.conv_transpose` (NHWC inputs, HWIO kernels), rewritten around one
+stride-1 'VALID' convolution: a stride-s convolution reads s x s blocks of its
+input as channels (space-to-depth; used for its gradients, XLA's strided
+forward is fast already); a stride-s transposed convolution computes its s x s
+output phases as channels (depth-to-space), so no multiply touches an inserted
+zero. The stride-1 convolution has a custom
 VJP: its input gradient is a forward convolution and its weight gradient a sum
 of matrix products, the two forms that XLA's CPU backend runs near its matmul
 speed (its own weight gradient of a convolution runs several times slower).
@@ -13,6 +14,7 @@ speed (its own weight gradient of a convolution runs several times slower).
 `impl='auto'` uses these forms on CPU and plain lax (cuDNN) elsewhere.
 """
 
+import functools
 from collections.abc import Sequence
 from typing import Literal
 
@@ -78,8 +80,31 @@ def conv(x: jax.Array, kernel: jax.Array, strides: Sequence[int], padding: Paddi
   """lax.conv_general_dilated(x, kernel, strides, padding) for NHWC x and HWIO kernel."""
   if not _use_matmul(impl):
     return lax.conv_general_dilated(x, kernel, strides, padding, dimension_numbers=_DIMS)
+  pads = _explicit_padding(padding, x.shape[1:3], kernel.shape[:2], strides)
+  return _strided_conv(x, kernel, tuple(strides), tuple(map(tuple, pads)))
+
+
+# XLA's own strided forward convolution is fast; its gradients come from the blocked form.
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _strided_conv(x: jax.Array, kernel: jax.Array, strides: tuple[int, int], pads: tuple) -> jax.Array:
+  return lax.conv_general_dilated(x, kernel, strides, pads, dimension_numbers=_DIMS)
+
+
+def _strided_conv_fwd(x, kernel, strides, pads):
+  return _strided_conv(x, kernel, strides, pads), (x, kernel)
+
+
+def _strided_conv_bwd(strides, pads, residuals, dy):
+  # The blocked form's forward output is unused here, and compiled away.
+  return jax.vjp(lambda x, k: _blocked_conv(x, k, strides, pads), *residuals)[1](dy)
+
+
+_strided_conv.defvjp(_strided_conv_fwd, _strided_conv_bwd)
+
+
+def _blocked_conv(x: jax.Array, kernel: jax.Array, strides: tuple[int, int], pads: tuple) -> jax.Array:
+  """The strided convolution as a stride-1 one over s x s blocks of x (space-to-depth)."""
   (kh, kw, c, f), (sh, sw) = kernel.shape, strides
-  pads = _explicit_padding(padding, x.shape[1:3], (kh, kw), strides)
   # Output o reads input rows s*o + j, j < k; with j = s*a + r that is block o + a, phase r.
   out = [(x.shape[1 + i] + sum(pads[i]) - k) // s + 1 for i, (k, s) in enumerate(((kh, sh), (kw, sw)))]
   taps = [-(-k // s) for k, s in ((kh, sh), (kw, sw))]  # ceil(k / s) blocks per axis

@@ -7,9 +7,16 @@ A round is `game.d_steps` discriminator updates and one generator update:
   * simultaneous: G's gradient is taken against the discriminator as it was at
     the start of the round, as if both players moved at once.
 
+G's update draws fresh latents (Algorithm 1), or with `game.reuse_fake` takes
+the fake batch of the round's last D update and the generator pass that made
+it, as pytorch/examples' DCGAN and the TensorFlow tutorial do: one generator
+forward pass fewer per round.
+
 Randomness: round t draws from fold_in(state.key, t), so a resumed run draws
 exactly what an uninterrupted one does.
 """
+
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -27,12 +34,17 @@ def _step_keys(state: GANState) -> tuple[jax.Array, jax.Array]:
   return d_key, g_key
 
 
-def _discriminator_update(state: GANState, real: jax.Array, key: jax.Array) -> tuple[Player, Metrics]:
-  """One D update on real [B, ...] against fresh samples of the current G."""
-  g, d = state.generator, state.discriminator
-  # G runs with batch statistics, as in its own update; its running averages
-  # are updated only there.
-  fake, _ = g.apply(g.params, g.batch_stats, state.sample_latent(key, real.shape[0]), train=True)
+def _generator_pass(state: GANState, key: jax.Array, batch_size: int) -> tuple[jax.Array, Callable, Variables]:
+  """G(z) on fresh latents, a map from d(loss)/d(fake) to G's gradients, and G's new batch stats."""
+  g = state.generator
+  z = state.sample_latent(key, batch_size)
+  fake, pullback, stats = jax.vjp(lambda params: g.apply(params, g.batch_stats, z, train=True), g.params, has_aux=True)
+  return fake, pullback, stats
+
+
+def _discriminator_update(state: GANState, real: jax.Array, fake: jax.Array) -> tuple[Player, Metrics]:
+  """One D update on real [B, ...] and fake [B, ...] samples."""
+  d = state.discriminator
   fake = jax.lax.stop_gradient(fake)
 
   def loss_fn(params: Variables) -> tuple[jax.Array, tuple[Variables, jax.Array, jax.Array]]:
@@ -53,19 +65,18 @@ def _discriminator_update(state: GANState, real: jax.Array, key: jax.Array) -> t
   return d.apply_gradients(grads, stats), metrics
 
 
-def _generator_gradients(state: GANState, key: jax.Array, batch_size: int) -> tuple[Variables, Variables, Metrics]:
-  """G's loss gradient against state.discriminator, and G's new batch stats."""
-  g, d = state.generator, state.discriminator
-  z = state.sample_latent(key, batch_size)
+def _generator_gradients(state: GANState, fake: jax.Array, pullback: Callable) -> tuple[Variables, Metrics]:
+  """G's loss gradient against state.discriminator, through G's pass that made `fake`."""
+  d = state.discriminator
 
-  def loss_fn(params: Variables) -> tuple[jax.Array, Variables]:
-    fake, stats = g.apply(params, g.batch_stats, z, train=True)
+  def loss_fn(fake: jax.Array) -> jax.Array:
     # D sees the batch as in its own update; its statistics stay as they are.
     fake_logits, _ = d.apply(d.params, d.batch_stats, fake, train=True)
-    return get_objective(state.game.objective).generator_loss(fake_logits).mean(), stats
+    return get_objective(state.game.objective).generator_loss(fake_logits).mean()
 
-  (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(g.params)
-  return grads, stats, {'g_loss': loss, 'grad_norm_g': optax.tree.norm(grads)}
+  loss, fake_grads = jax.value_and_grad(loss_fn)(fake)
+  (grads,) = pullback(fake_grads)
+  return grads, {'g_loss': loss, 'grad_norm_g': optax.tree.norm(grads)}
 
 
 @jax.jit(donate_argnums=0)
@@ -86,20 +97,24 @@ def train_step(state: GANState, batch: jax.Array) -> tuple[GANState, Metrics]:
   if batch.shape[0] % d_steps:
     raise ValueError(f'batch of {batch.shape[0]} does not split into {d_steps} discriminator updates')
   reals = batch.reshape(d_steps, batch.shape[0] // d_steps, *batch.shape[1:])
+  batch_size = reals.shape[1]
+  # G's pass for its own update: fresh latents, or the last D update's (reuse_fake).
+  d_passes = [_generator_pass(state, key, batch_size) for key in jax.random.split(d_key, d_steps)]
+  fake, pullback, g_stats = d_passes[-1] if state.game.reuse_fake else _generator_pass(state, g_key, batch_size)
 
   if state.game.update_order == 'simultaneous':
-    g_grads, g_stats, g_metrics = _generator_gradients(state, g_key, reals.shape[1])
+    g_grads, g_metrics = _generator_gradients(state, fake, pullback)
 
   # A Python loop, unrolled at trace time (d_steps is small): inside lax.scan,
   # XLA's CPU backend ran the convolutions several times slower.
   d_metrics = []
-  for real, key in zip(reals, jax.random.split(d_key, d_steps), strict=True):
-    disc, metrics = _discriminator_update(state, real, key)
+  for real, (d_fake, _, _) in zip(reals, d_passes, strict=True):
+    disc, metrics = _discriminator_update(state, real, d_fake)
     state = state.replace(discriminator=disc)
     d_metrics.append(metrics)
 
   if state.game.update_order == 'alternating':
-    g_grads, g_stats, g_metrics = _generator_gradients(state, g_key, reals.shape[1])
+    g_grads, g_metrics = _generator_gradients(state, fake, pullback)
 
   generator = state.generator.apply_gradients(g_grads, g_stats)
   ema = optax.incremental_update(generator.params, state.ema_params, 1.0 - state.game.ema_decay)

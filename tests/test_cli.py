@@ -1,6 +1,7 @@
 """jaxgan-train end to end: a real (short) run, and every kind of bad input."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -9,7 +10,7 @@ import pytest
 from jaxgan import cli, theory
 
 # A short 1-D run with a light theory check: seconds, not the full experiment.
-FAST = ['--steps', '300', '--set', 'eval.dstar_steps=300', '--set', 'eval.num_samples=100000']
+FAST = ['--config', 'gaussian1d', '--steps', '300', '--set', 'eval.dstar_steps=300', '--set', 'eval.num_samples=100000']
 
 
 def test_short_run_writes_everything(tmp_path, capsys):
@@ -31,14 +32,17 @@ def test_short_run_writes_everything(tmp_path, capsys):
   assert 'wrote' in capsys.readouterr().out
 
 
-def run_cli(*args):
-  return subprocess.run([sys.executable, '-m', 'jaxgan.cli', *args], capture_output=True, text=True, timeout=120)
+def run_cli(*args, env=None):
+  env = {**os.environ, **(env or {})}
+  return subprocess.run(
+    [sys.executable, '-m', 'jaxgan.cli', *args], capture_output=True, text=True, timeout=120, env=env
+  )
 
 
 def test_help_lists_options():
   result = run_cli('--help')
   assert result.returncode == 0
-  for option in ['--config', '--workdir', '--steps', '--seed', '--set', 'gaussian1d']:
+  for option in ['--config', '--workdir', '--steps', '--seed', '--set', 'default digits']:
     assert option in result.stdout
 
 
@@ -79,6 +83,14 @@ def test_unwritable_workdir(tmp_path, capsys):
   err = capsys.readouterr().err
   assert err.count('\n') == 1 and 'is not usable' in err
   assert blocker.read_text() == 'keep me'
+
+
+def test_compiled_steps_are_cached_between_runs(tmp_path):
+  cache = tmp_path / 'xla'
+  args = ['--config', 'digits', '--steps', '5', '--set', 'train.log_every=5', '--workdir', str(tmp_path / 'w')]
+  result = run_cli(*args, env={'JAXGAN_COMPILATION_CACHE': str(cache)})
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert any(cache.iterdir())
 
 
 def test_subprocess_error_has_no_traceback(tmp_path):

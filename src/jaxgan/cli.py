@@ -2,6 +2,7 @@
 
 import argparse
 import dataclasses
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -15,7 +16,22 @@ from jaxgan.config import ConfigError
 from jaxgan.data import DataError
 from jaxgan.train import RunError, train
 
-DEFAULT_CONFIG = 'gaussian1d'
+DEFAULT_CONFIG = 'digits'
+
+
+def _start_jax() -> None:
+  """Joins a multi-process cluster if the environment describes one (jaxgan.parallel), and
+  keeps compiled steps between runs in $JAXGAN_COMPILATION_CACHE (default
+  ~/.cache/jaxgan/xla; 'off' for none), so a repeated or resumed run skips most compiling."""
+  import jax
+
+  from jaxgan import parallel
+
+  parallel.initialize_from_environment()
+  cache = os.environ.get('JAXGAN_COMPILATION_CACHE', str(Path.home() / '.cache' / 'jaxgan' / 'xla'))
+  if cache != 'off':
+    jax.config.update('jax_compilation_cache_dir', cache)
+    jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.5)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -78,6 +94,7 @@ def train_main(argv: Sequence[str] | None = None) -> int:
   """`jaxgan-train`: parse, train, report one line per failure."""
   parser = _train_parser()
   args = parser.parse_args(argv)
+  _start_jax()
   try:
     config = _resolve_config(args)
     name = args.config.rsplit('/', 1)[-1].removesuffix('.py')

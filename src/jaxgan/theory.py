@@ -12,11 +12,13 @@ All densities are values on the same grid `x` (increasing, [N]); integrals use
 the trapezoidal rule, so they are exact up to the grid's resolution.
 """
 
+import math
+
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-MINUS_LOG4 = -float(jnp.log(4.0))
+MINUS_LOG4 = -math.log(4.0)
 
 
 def optimal_discriminator(p_real: ArrayLike, p_gen: ArrayLike) -> jax.Array:

@@ -28,6 +28,7 @@ import jax
 import numpy as np
 
 from jaxgan import config as config_lib
+from jaxgan import parallel
 from jaxgan.checkpoint import Checkpointer, CheckpointError
 from jaxgan.config import Config
 from jaxgan.data import DataError, NormalSource, make_source
@@ -154,10 +155,19 @@ def _run(config: Config, workdir: Path, progress: bool, start_time: float, stop_
     source = make_source(config.data, t.seed)
   except DataError as e:
     raise RunError(str(e)) from e
+  # Several devices: the batch split over them, the state replicated (jaxgan.parallel).
+  mesh = parallel.data_mesh() if jax.device_count() > 1 else None
+  if mesh:
+    try:
+      parallel.process_rows(t.batch_size)
+    except ValueError as e:
+      raise RunError(f'train.batch_size: {e}') from e
   init_key, eval_key = jax.random.split(jax.random.key(t.seed))
   checkpoints = Checkpointer(workdir / 'checkpoints')
   fresh = create_state(config, init_key, source.sample_shape)
   state, notes = _open_run(config, workdir, checkpoints, fresh, source.sample_shape)
+  if mesh:
+    state = parallel.replicate(state, mesh)
   for note in notes:
     print(f'jaxgan: {note}', flush=True)
   step = int(state.step)
@@ -183,6 +193,8 @@ def _run(config: Config, workdir: Path, progress: bool, start_time: float, stop_
       chunk_start = time.perf_counter()
       try:
         batches = source.batches(step, end - step, t.batch_size * config.game.d_steps)
+        if mesh:
+          batches = parallel.shard_batches(batches, mesh)
       except DataError as e:
         raise RunError(str(e)) from e
       state, chunk = train_steps(state, batches) if t.scan else _step_by_step(state, batches)

@@ -77,3 +77,18 @@ def test_conv_module_equals_flax(transpose, impl):
   want = jax.grad(lambda p, x: loss(reference, p, x), argnums=(0, 1))(params, x)
   got = jax.grad(lambda p, x: loss(module, p, x), argnums=(0, 1))(params, x)
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-4), got, want)
+
+
+def test_extra_layers_add_3x3_convolutions():
+  z, x = jnp.zeros((2, 16)), jnp.zeros((2, 16, 16, 3))
+  for extra in (0, 2):
+    g = models.DCGANGenerator(16, 3, width=8, extra_layers=extra)
+    d = models.DCGANDiscriminator(16, width=8, extra_layers=extra)
+    g_vars, d_vars = g.init(jax.random.key(0), z), d.init(jax.random.key(1), x)
+    assert g.apply(g_vars, z, train=False).shape == (2, 16, 16, 3)
+    assert d.apply(d_vars, x, train=False).shape == (2,)
+    # Each extra layer: a 3x3 kernel at the last (G) or first (D) stage's width, and its batch norm.
+    kernels = lambda v: sorted(k['kernel'].shape for k in v['params'].values() if 'kernel' in k)  # noqa: E731
+    g_3x3 = [s for s in kernels(g_vars) if s[:2] == (3, 3)]
+    d_3x3 = [s for s in kernels(d_vars) if s[:2] == (3, 3)]
+    assert g_3x3 == [(3, 3, 8, 8)] * extra and d_3x3 == [(3, 3, 8, 8)] * extra

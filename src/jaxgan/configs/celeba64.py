@@ -6,7 +6,8 @@
 nz 100, ngf = ndf = 64 (G 3,576,704 and D 2,765,568 parameters), BCE with the
 non-saturating G loss, Adam 2e-4 with betas 0.5 / 0.999, batch 128, images
 center-cropped and resized to 64x64; 8000 steps is about five epochs of
-CelebA. Sized for an accelerator: on a 2-core CPU a step takes seconds.
+CelebA. Sized for an accelerator: on a 2-core CPU a step takes 3.5 s (37
+images/s, measured 2026-11-26).
 """
 
 from jaxgan.config import Config, DataConfig, GameConfig, ModelConfig, OptimConfig, TrainConfig

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from jaxgan import data as data_lib
 from jaxgan.config import DataConfig
 from jaxgan.data import DataError, make_source
 
@@ -104,8 +105,25 @@ def test_tfds_failure_is_one_line_with_the_way_out(monkeypatch):
     raise ConnectionError('Failed to establish a new connection\nmore detail')
 
   monkeypatch.setattr(tfds, 'data_source', offline)
+  monkeypatch.setattr(data_lib, '_online', lambda: True)  # a download that fails
   with pytest.raises(DataError) as error:
     source('tfds:mnist')
   message = str(error.value)
   assert '\n' not in message and 'Failed to establish a new connection' in message
   assert '--data FILE.npz' in message
+
+
+def test_tfds_offline_fails_at_once(monkeypatch):
+  """Unprepared data and no network: one line, without tensorflow-datasets' minutes of download retries."""
+  tfds = pytest.importorskip('tensorflow_datasets')
+  calls = []
+
+  def data_source(name, split, download=True):
+    calls.append(download)
+    raise AssertionError('not prepared')
+
+  monkeypatch.setattr(tfds, 'data_source', data_source)
+  monkeypatch.setattr(data_lib, '_online', lambda: False)
+  with pytest.raises(DataError, match='tfds:mnist is not prepared on this machine and there is no network;'):
+    source('tfds:mnist')
+  assert calls == [False]

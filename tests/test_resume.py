@@ -162,7 +162,16 @@ def test_jaxgan_sample(uninterrupted, tmp_path, capsys, monkeypatch):
 
 
 def test_jaxgan_sample_on_a_1d_run(tmp_path, capsys):
-  args = ['--config', 'gaussian1d', '--steps', '100', '--set', 'eval.panel_fractions=[]', '--workdir', str(tmp_path / 'run')]
+  args = [
+    '--config',
+    'gaussian1d',
+    '--steps',
+    '100',
+    '--set',
+    'eval.panel_fractions=[]',
+    '--workdir',
+    str(tmp_path / 'run'),
+  ]
   assert cli.train_main(args) == 0
   assert cli.sample_main(['--workdir', str(tmp_path / 'run'), '--num', '7', '--out', str(tmp_path / 's.npz')]) == 0
   with np.load(tmp_path / 's.npz') as f:

@@ -16,6 +16,7 @@ uninterrupted one does, whatever the chunking.
 """
 
 import os
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -165,6 +166,15 @@ def _folder(path: Path, resolution: int) -> np.ndarray:
   return np.stack(images)
 
 
+def _online(host: str = 'storage.googleapis.com') -> bool:
+  """Whether tensorflow-datasets' download host answers within seconds (offline, its retries take minutes)."""
+  try:
+    socket.create_connection((host, 443), timeout=5).close()
+    return True
+  except OSError:
+    return False
+
+
 def _tfds(spec: str, resolution: int, seed: int) -> ImageSource:
   name, _, split = spec.partition(':')
   split = split or 'train'
@@ -172,16 +182,24 @@ def _tfds(spec: str, resolution: int, seed: int) -> ImageSource:
     import tensorflow_datasets as tfds
   except ImportError as e:
     raise DataError(f"tfds:{spec} needs tensorflow-datasets: pip install 'jaxgan[tfds]'") from e
+  way_out = (
+    'prepare it where there is network (pip install "jaxgan[tfds]", TensorFlow needed) '
+    'or train from local files: --data FILE.npz or --data DIR'
+  )
   try:
-    source = tfds.data_source(name, split=split)
+    try:
+      source = tfds.data_source(name, split=split, download=False)
+    except Exception:  # not prepared here: download it, if there is a network to download from
+      if not _online():
+        raise DataError(f'tfds:{spec} is not prepared on this machine and there is no network; {way_out}') from None
+      source = tfds.data_source(name, split=split)
     size = len(source)
     first = source[0]
+  except DataError:
+    raise
   except Exception as e:  # no network, unknown name, unprepared data: one line
     reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    raise DataError(
-      f'cannot read tfds:{spec} ({reason}); prepare it where there is network (pip install "jaxgan[tfds]", '
-      'TensorFlow needed) or train from local files: --data FILE.npz or --data DIR'
-    ) from e
+    raise DataError(f'cannot read tfds:{spec} ({reason}); {way_out}') from e
   key = 'image' if 'image' in first else next((k for k, v in first.items() if getattr(v, 'ndim', 0) == 3), None)
   if key is None:
     raise DataError(f'tfds:{spec} has no image feature (features: {", ".join(first)})')

@@ -42,23 +42,20 @@ def _check(ours, reference, x, w):
     np.testing.assert_allclose(got, want, atol=1e-12)
 
 
-@pytest.mark.parametrize('kernel, strides, padding, shape', CASES)
-def test_conv_equals_lax(kernel, strides, padding, shape):
-  x, w = _inputs(kernel, shape)
-  _check(
-    lambda x, w: conv.conv(x, w, strides, padding, impl='matmul'),
-    lambda x, w: lax.conv_general_dilated(x, w, strides, padding, dimension_numbers=DIMS),
-    x,
-    w,
-  )
+REFERENCES = {
+  'conv': lambda x, w, s, p: lax.conv_general_dilated(x, w, s, p, dimension_numbers=DIMS),
+  'conv_transpose': lambda x, w, s, p: lax.conv_transpose(x, w, s, p, dimension_numbers=DIMS),
+}
 
 
+@pytest.mark.parametrize('op', sorted(REFERENCES))
 @pytest.mark.parametrize('kernel, strides, padding, shape', CASES)
-def test_conv_transpose_equals_lax(kernel, strides, padding, shape):
+def test_matmul_form_equals_lax(op, kernel, strides, padding, shape):
   x, w = _inputs(kernel, shape)
+  ours = getattr(conv, op)
   _check(
-    lambda x, w: conv.conv_transpose(x, w, strides, padding, impl='matmul'),
-    lambda x, w: lax.conv_transpose(x, w, strides, padding, dimension_numbers=DIMS),
+    lambda x, w: ours(x, w, strides, padding, impl='matmul'),
+    lambda x, w: REFERENCES[op](x, w, strides, padding),
     x,
     w,
   )

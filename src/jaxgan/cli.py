@@ -20,14 +20,10 @@ DEFAULT_CONFIG = 'digits'
 
 
 def _start_jax() -> None:
-  """Joins a multi-process cluster if the environment describes one (jaxgan.parallel), and
-  keeps compiled steps between runs in $JAXGAN_COMPILATION_CACHE (default
+  """Keeps compiled steps between runs in $JAXGAN_COMPILATION_CACHE (default
   ~/.cache/jaxgan/xla; 'off' for none), so a repeated or resumed run skips most compiling."""
   import jax
 
-  from jaxgan import parallel
-
-  parallel.initialize_from_environment()
   cache = os.environ.get('JAXGAN_COMPILATION_CACHE', str(Path.home() / '.cache' / 'jaxgan' / 'xla'))
   if cache != 'off':
     jax.config.update('jax_compilation_cache_dir', cache)

@@ -5,11 +5,21 @@ replicated. train_step is an ordinary jitted function of global arrays, so XLA
 inserts the gradient all-reduces, and batch norm's statistics are those of the
 global batch: a sharded step computes what one device would.
 
-Several hosts: start the same command on each with JAX_COORDINATOR_ADDRESS
-(host:port of process 0), JAX_NUM_PROCESSES and JAX_PROCESS_ID set, or with
+jaxgan-train uses every device of one host. Several hosts, through the API:
+start the same program on each with JAX_COORDINATOR_ADDRESS (host:port of
+process 0), JAX_NUM_PROCESSES and JAX_PROCESS_ID set, or with
 JAXGAN_DISTRIBUTED=1 where jax.distributed.initialize detects the cluster
-itself (Cloud TPU, Slurm, Open MPI). Each process then reads only its rows of
-every global batch (`process_rows`).
+itself (Cloud TPU, Slurm, Open MPI):
+
+  parallel.initialize_from_environment()  # before any other JAX call
+  mesh = parallel.data_mesh()
+  state = parallel.replicate(create_state(config, jax.random.key(0), shape), mesh)
+  for step in range(steps):
+    rows = source.batches(step, 1, batch_size)[:, parallel.process_rows(batch_size)]
+    state, metrics = train_step(state, parallel.shard_batches(rows, mesh)[0])
+
+Each process reads only its rows of every global batch; tests/parallel_worker.py
+runs this in two processes.
 """
 
 import os

@@ -155,6 +155,11 @@ def _run(config: Config, workdir: Path, progress: bool, start_time: float, stop_
     source = make_source(config.data, t.seed)
   except DataError as e:
     raise RunError(str(e)) from e
+  if jax.process_count() > 1:
+    raise RunError(
+      'train() runs on one host (all of its devices); on several hosts, drive jaxgan.train_step '
+      'with jaxgan.parallel (see its docstring)'
+    )
   # Several devices: the batch split over them, the state replicated (jaxgan.parallel).
   mesh = parallel.data_mesh() if jax.device_count() > 1 else None
   if mesh:

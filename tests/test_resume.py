@@ -192,3 +192,25 @@ def test_finished_run_is_reported_not_recomputed(uninterrupted, capsys):
   summary = train(tiny_config(), uninterrupted, progress=False)
   assert 'already finished 400 steps' in capsys.readouterr().out
   assert summary == json.loads(before) and (uninterrupted / 'summary.json').read_text() == before
+
+
+def test_resumed_1d_run_keeps_its_panels_and_curves(tmp_path):
+  """Stopped after its first panel and resumed, the 1-D run reports and draws what an uninterrupted one does."""
+  light = ['train.steps=300', 'eval.dstar_steps=200', 'eval.num_samples=20000', 'eval.panel_fractions=[0,0.5,1]']
+
+  def run(workdir, *extra):
+    config = config_lib.load('gaussian1d')
+    for assignment in [*light, *extra]:
+      config = config_lib.override(config, assignment)
+    return train(config, workdir, progress=False)
+
+  whole = run(tmp_path / 'whole')
+  # The panel at step 0 is drawn before the stop at step 100, and only then.
+  assert run(tmp_path / 'parts', 'train.max_seconds=0.001') == {'stopped': 'max time (0.001 s)', 'step': 100}
+  resumed = run(tmp_path / 'parts')
+  assert resumed.pop('wall_seconds') > 0 and whole.pop('wall_seconds') > 0
+  assert resumed == whole  # the worst-panel figures include the panel drawn before the stop
+  with np.load(tmp_path / 'whole' / 'panels.npz') as a, np.load(tmp_path / 'parts' / 'panels.npz') as b:
+    assert sorted(a.files) == sorted(b.files) and [int(a[f'{i}/step']) for i in range(3)] == [0, 150, 300]
+    for name in a.files:
+      np.testing.assert_array_equal(a[name], b[name])

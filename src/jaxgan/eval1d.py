@@ -6,8 +6,8 @@ current generator, and verifies the optimal-discriminator theorem: a
 discriminator trained to convergence against the frozen generator is compared
 with D* = p_r / (p_r + p_g), with p_g estimated from many generator samples.
 
-The panels and curves live in memory: a run that is stopped and resumed draws
-the panels and curve points of the part it ran after resuming.
+Panels are kept in the workdir (panels.npz) and the curve points in
+metrics.jsonl, so a stopped and resumed run draws the whole run.
 """
 
 import functools
@@ -25,11 +25,26 @@ from jaxgan.config import EvalConfig
 from jaxgan.data import NormalSource
 from jaxgan.losses import discriminator_loss
 from jaxgan.state import GANState, Variables, discriminate, generate
+from jaxgan.writer import read_metrics
 
 _EPS = 1e-7  # D is clipped to [eps, 1 - eps] inside logarithms
 # A fitted D counts as converged when its loss is within this many nats of the
 # optimum log 4 - 2 JS; what is left is mostly the noise of the p_g estimate.
 _CONVERGED_NATS = 0.01
+_PANELS_FILE = 'panels.npz'
+
+
+def _load_panels(path: Path) -> list[dict[str, Any]]:
+  """The panels saved in `path`, in order; none if it does not exist."""
+  if not path.exists():
+    return []
+  panels: dict[int, dict[str, Any]] = {}
+  with np.load(path) as saved:
+    for name in saved.files:
+      index, key = name.split('/', 1)
+      value = saved[name]
+      panels.setdefault(int(index), {})[key] = value.item() if value.ndim == 0 else value
+  return [panels[i] for i in sorted(panels)]
 
 
 @functools.partial(jax.jit, static_argnums=(2, 3, 4))
@@ -70,8 +85,13 @@ class Evaluator1D:
   def __init__(self, config: EvalConfig, source: NormalSource, key: jax.Array, total_steps: int, workdir: Path):
     self.config, self.source, self.key, self.workdir = config, source, key, workdir
     self.panel_steps = {round(f * total_steps) for f in config.panel_fractions}
-    self.panels: list[dict[str, Any]] = []
-    self.curve: list[dict[str, float]] = []
+    # What an earlier part of this run recorded (metrics.jsonl is already cut back to the resumed step).
+    self.panels = _load_panels(workdir / _PANELS_FILE)
+    self.curve = [
+      {'step': row['step'], 'js_divergence': row['eval/js_divergence'], 'value': row['eval/value']}
+      for row in read_metrics(workdir / 'metrics.jsonl')
+      if 'eval/js_divergence' in row
+    ]
 
   def events(self) -> set[int]:
     """Steps the training loop must stop at: the panels."""
@@ -79,6 +99,7 @@ class Evaluator1D:
 
   def __call__(self, state: GANState, step: int) -> dict[str, float]:
     """At a log step: JS and V for the curves, and a panel if one is due."""
+    self.panels = [p for p in self.panels if p['step'] < step]  # those of a lost later part go
     if step in self.panel_steps:
       self.panel(state, step)
     return self.track(state, step) if step > 0 else {}
@@ -142,6 +163,7 @@ class Evaluator1D:
     self.panels.append(
       {**result, 'x': x, 'p_real': p_real, 'p_gen': p_gen, 'd_game': d_game, 'd_star': d_star, 'd_fit': d_fit}
     )
+    np.savez(self.workdir / _PANELS_FILE, **{f'{i}/{k}': v for i, p in enumerate(self.panels) for k, v in p.items()})
     return result
 
   def summary(self, state: GANState) -> dict[str, float]:

@@ -19,7 +19,7 @@ from jaxgan.train import RunError, train
 DEFAULT_CONFIG = 'digits'
 
 
-def _start_jax() -> None:
+def _enable_compilation_cache() -> None:
   """Keeps compiled steps between runs in $JAXGAN_COMPILATION_CACHE (default
   ~/.cache/jaxgan/xla; 'off' for none), so a repeated or resumed run skips most compiling."""
   import jax
@@ -90,7 +90,7 @@ def train_main(argv: Sequence[str] | None = None) -> int:
   """`jaxgan-train`: parse, train, report one line per failure."""
   parser = _train_parser()
   args = parser.parse_args(argv)
-  _start_jax()
+  _enable_compilation_cache()
   try:
     config = _resolve_config(args)
     name = args.config.rsplit('/', 1)[-1].removesuffix('.py')

@@ -138,7 +138,7 @@ def conv_transpose(
     return lax.conv_transpose(x, kernel, strides, padding, dimension_numbers=_DIMS)
   (kh, kw, c, f), (sh, sw) = kernel.shape, strides
   if isinstance(padding, str):
-    pads = [lax_conv_transpose_padding(k, s, padding) for k, s in ((kh, sh), (kw, sw))]
+    pads = [_conv_transpose_padding(k, s, padding) for k, s in ((kh, sh), (kw, sw))]
   else:
     pads = [tuple(p) for p in padding]
   # The output length of the input dilated by s, padded and correlated with k.
@@ -163,7 +163,7 @@ def conv_transpose(
   return y[:, : out[0], : out[1]]
 
 
-def lax_conv_transpose_padding(k: int, s: int, padding: str) -> tuple[int, int]:
+def _conv_transpose_padding(k: int, s: int, padding: str) -> tuple[int, int]:
   """The (before, after) padding lax.conv_transpose uses for 'SAME' or 'VALID'."""
   if padding == 'SAME':
     total = k + s - 2

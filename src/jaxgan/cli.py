@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import jax
 import numpy as np
 
 from jaxgan import config as config_lib
@@ -22,8 +23,6 @@ DEFAULT_CONFIG = 'digits'
 def _enable_compilation_cache() -> None:
   """Keeps compiled steps between runs in $JAXGAN_COMPILATION_CACHE (default
   ~/.cache/jaxgan/xla; 'off' for none), so a repeated or resumed run skips most compiling."""
-  import jax
-
   cache = os.environ.get('JAXGAN_COMPILATION_CACHE', str(Path.home() / '.cache' / 'jaxgan' / 'xla'))
   if cache != 'off':
     jax.config.update('jax_compilation_cache_dir', cache)

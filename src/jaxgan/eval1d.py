@@ -99,7 +99,9 @@ class Evaluator1D:
 
   def __call__(self, state: GANState, step: int) -> dict[str, float]:
     """At a log step: JS and V for the curves, and a panel if one is due."""
-    self.panels = [p for p in self.panels if p['step'] < step]  # those of a lost later part go
+    # On resuming at `step`: what was recorded from `step` on is redone now.
+    self.panels = [p for p in self.panels if p['step'] < step]
+    self.curve = [c for c in self.curve if c['step'] < step]
     if step in self.panel_steps:
       self.panel(state, step)
     return self.track(state, step) if step > 0 else {}

@@ -2,14 +2,15 @@
 
 `conv` and `conv_transpose` are the functions of `lax.conv_general_dilated`
 and `lax.conv_transpose` (NHWC inputs, HWIO kernels), rewritten around one
-stride-1 'VALID' convolution: a stride-s convolution reads s x s blocks of its
+padded stride-1 convolution: a stride-s convolution reads s x s blocks of its
 input as channels (space-to-depth; used for its gradients, XLA's strided
 forward is fast already); a stride-s transposed convolution computes its s x s
 output phases as channels (depth-to-space), so no multiply touches an inserted
-zero. The stride-1 convolution has a custom
-VJP: its input gradient is a forward convolution and its weight gradient a sum
-of matrix products, the two forms that XLA's CPU backend runs near its matmul
-speed (its own weight gradient of a convolution runs several times slower).
+zero. The stride-1 convolution has a custom VJP: its input gradient is a
+forward convolution over the input's own extent (not its padding) and its
+weight gradient a sum of matrix products, the two forms that XLA's CPU backend
+runs near its matmul speed (its own weight gradient of a convolution runs
+several times slower).
 
 `impl='auto'` uses these forms on CPU and plain lax (cuDNN) elsewhere.
 """
@@ -34,40 +35,35 @@ def _use_matmul(impl: Impl) -> bool:
   return impl == 'matmul' or (impl == 'auto' and jax.default_backend() == 'cpu')
 
 
-@jax.custom_vjp
-def _conv_valid(x: jax.Array, w: jax.Array) -> jax.Array:
-  """Stride-1 'VALID' cross-correlation, x [N, H, W, C], w [kh, kw, C, F]."""
-  return lax.conv_general_dilated(x, w, (1, 1), 'VALID', dimension_numbers=_DIMS)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _correlate(x: jax.Array, w: jax.Array, pads: tuple) -> jax.Array:
+  """Stride-1 cross-correlation of x [N, H, W, C] with w [kh, kw, C, F], padded by
+  pads ((lo, hi), (lo, hi)); negative entries crop."""
+  return lax.conv_general_dilated(x, w, (1, 1), pads, dimension_numbers=_DIMS)
 
 
-def _conv_valid_fwd(x, w):
-  return _conv_valid(x, w), (x, w)
+def _correlate_fwd(x, w, pads):
+  return _correlate(x, w, pads), (x, w)
 
 
-def _conv_valid_bwd(residuals, dy):
+def _correlate_bwd(pads, residuals, dy):
   x, w = residuals
-  kh, kw = w.shape[:2]
-  # The input gradient is the 'full' correlation of dy with the flipped kernel.
+  kh, kw, c, f = w.shape
+  # The input gradient is the correlation of dy with the flipped kernel, padded
+  # to land on x exactly (no work spent on the gradient of the padding).
   w_flipped = jnp.flip(w, (0, 1)).swapaxes(2, 3)
-  dx = lax.conv_general_dilated(dy, w_flipped, (1, 1), ((kh - 1, kh - 1), (kw - 1, kw - 1)), dimension_numbers=_DIMS)
-  # The weight gradient, tap by tap: dw[a, b] = sum over n, h, w of x[n, h + a, w + b]^T dy[n, h, w].
+  dx_pads = [(k - 1 - lo, k - 1 - hi) for k, (lo, hi) in zip((kh, kw), pads, strict=True)]
+  dx = lax.conv_general_dilated(dy, w_flipped, (1, 1), dx_pads, dimension_numbers=_DIMS)
+  # The weight gradient, tap by tap: dw[a, b] = sum over n, h, w of x_padded[n, h + a, w + b]^T dy[n, h, w].
+  x = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), (*pads[0], 0), (*pads[1], 0), (0, 0, 0)))
   oh, ow = dy.shape[1:3]
-  dy_rows = dy.reshape(-1, dy.shape[-1])
-  taps = [(dy_rows.T @ x[:, a : a + oh, b : b + ow].reshape(-1, x.shape[-1])).T for a in range(kh) for b in range(kw)]
+  dy_rows = dy.reshape(-1, f)
+  taps = [x[:, a : a + oh, b : b + ow].reshape(-1, c).T @ dy_rows for a in range(kh) for b in range(kw)]
   dw = jnp.stack(taps).reshape(w.shape)
   return dx.astype(x.dtype), dw.astype(w.dtype)
 
 
-_conv_valid.defvjp(_conv_valid_fwd, _conv_valid_bwd)
-
-
-def _pad_or_crop(x: jax.Array, axis: int, start: int, length: int) -> jax.Array:
-  """x[start : start + length] along `axis`, zeros where that runs outside x."""
-  lo, hi = max(0, -start), max(0, start + length - x.shape[axis])
-  pads = [(0, 0)] * x.ndim
-  pads[axis] = (lo, hi)
-  x = jnp.pad(x, pads)
-  return lax.slice_in_dim(x, start + lo, start + lo + length, axis=axis)
+_correlate.defvjp(_correlate_fwd, _correlate_bwd)
 
 
 def _explicit_padding(padding: Padding, size: Sequence[int], kernel: Sequence[int], strides: Sequence[int]):
@@ -108,13 +104,24 @@ def _blocked_conv(x: jax.Array, kernel: jax.Array, strides: tuple[int, int], pad
   # Output o reads input rows s*o + j, j < k; with j = s*a + r that is block o + a, phase r.
   out = [(x.shape[1 + i] + sum(pads[i]) - k) // s + 1 for i, (k, s) in enumerate(((kh, sh), (kw, sw)))]
   taps = [-(-k // s) for k, s in ((kh, sh), (kw, sw))]  # ceil(k / s) blocks per axis
+  # Padding by lo puts input row i at block (i + lo) // s: pad lo mod s pixels
+  # and whole blocks for the rest, so the gradient covers only blocks of x.
+  block_pads = []
   for axis, (lo, _), o, t, s in zip((1, 2), pads, out, taps, strides, strict=True):
-    x = _pad_or_crop(x, axis, -lo, s * (o + t - 1))
+    pixels = -(-(x.shape[axis] + lo % s) // s) * s
+    x = _pad_axis(x, axis, lo % s, pixels - x.shape[axis] - lo % s)
+    block_pads.append((lo // s, o + t - 1 - lo // s - pixels // s))
   n, h, w = x.shape[:3]
   blocks = x.reshape(n, h // sh, sh, w // sw, sw, c).transpose(0, 1, 3, 2, 4, 5).reshape(n, h // sh, w // sw, -1)
   kernel = jnp.pad(kernel, ((0, taps[0] * sh - kh), (0, taps[1] * sw - kw), (0, 0), (0, 0)))
   kernel = kernel.reshape(taps[0], sh, taps[1], sw, c, f).transpose(0, 2, 1, 3, 4, 5).reshape(taps[0], taps[1], -1, f)
-  return _conv_valid(blocks, kernel)
+  return _correlate(blocks, kernel, tuple(block_pads))
+
+
+def _pad_axis(x: jax.Array, axis: int, lo: int, hi: int) -> jax.Array:
+  pads = [(0, 0)] * x.ndim
+  pads[axis] = (lo, hi)
+  return jnp.pad(x, pads)
 
 
 def _phases(k: int, s: int, lo: int) -> tuple[np.ndarray, np.ndarray]:
@@ -151,9 +158,12 @@ def conv_transpose(
   phase_kernel = phase_kernel.reshape(len(tap_h), len(tap_w), c, sh * sw * f)
   # Every phase reads the window starting at q + offset[p]: cover them all, then pick each phase's rows.
   q = [-(-o // s) for o, s in zip(out, strides, strict=True)]
+  window_pads = []
   for axis, offset, n, qi in ((1, off_h, len(tap_h), q[0]), (2, off_w, len(tap_w), q[1])):
-    x = _pad_or_crop(x, axis, int(offset.min()), qi + int(offset.max() - offset.min()) + n - 1)
-  z = _conv_valid(x, phase_kernel).reshape(x.shape[0], -1, x.shape[2] - len(tap_w) + 1, sh, sw, f)
+    start, length = int(offset.min()), qi + int(offset.max() - offset.min()) + n - 1
+    window_pads.append((-start, start + length - x.shape[axis]))
+  z = _correlate(x, phase_kernel, tuple(window_pads))
+  z = z.reshape(*z.shape[:3], sh, sw, f)
   rows = []
   for ph in range(sh):
     dh = int(off_h[ph] - off_h.min())

@@ -54,16 +54,31 @@ def _correlate_bwd(pads, residuals, dy):
   w_flipped = jnp.flip(w, (0, 1)).swapaxes(2, 3)
   dx_pads = [(k - 1 - lo, k - 1 - hi) for k, (lo, hi) in zip((kh, kw), pads, strict=True)]
   dx = lax.conv_general_dilated(dy, w_flipped, (1, 1), dx_pads, dimension_numbers=_DIMS)
-  # The weight gradient, tap by tap: dw[a, b] = sum over n, h, w of x_padded[n, h + a, w + b]^T dy[n, h, w].
-  x = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), (*pads[0], 0), (*pads[1], 0), (0, 0, 0)))
-  oh, ow = dy.shape[1:3]
-  dy_rows = dy.reshape(-1, f)
-  taps = [x[:, a : a + oh, b : b + ow].reshape(-1, c).T @ dy_rows for a in range(kh) for b in range(kw)]
-  dw = jnp.stack(taps).reshape(w.shape)
+  # The weight gradient, tap by tap: dw[a, b] = sum over n, i, j of
+  # x_padded[n, i + a, j + b]^T dy[n, i, j] = x[n, i, j]^T dy_padded[n, i + k - 1 - a, j + k - 1 - b]
+  # (dy padded as for dx). Each tap copies a window of one operand: slide the
+  # smaller one. Each product is lhs^T-laid-out-once @ window, the operand order
+  # XLA's CPU matmul kernels run fastest.
+  (h, w_in), (oh, ow) = x.shape[1:3], dy.shape[1:3]
+  if h * w_in * f <= oh * ow * c:
+    dy = lax.pad(dy, jnp.zeros((), dy.dtype), ((0, 0, 0), *((lo, hi, 0) for lo, hi in dx_pads), (0, 0, 0)))
+    starts = [(kh - 1 - a, kw - 1 - b) for a in range(kh) for b in range(kw)]
+    dw = _window_products(x, dy, starts, (h, w_in)).reshape(w.shape)
+  else:
+    x = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), *((lo, hi, 0) for lo, hi in pads), (0, 0, 0)))
+    starts = [(a, b) for a in range(kh) for b in range(kw)]
+    dw = _window_products(dy, x, starts, (oh, ow)).reshape(kh, kw, f, c).swapaxes(2, 3)
   return dx.astype(x.dtype), dw.astype(w.dtype)
 
 
 _correlate.defvjp(_correlate_fwd, _correlate_bwd)
+
+
+def _window_products(rows: jax.Array, windows: jax.Array, starts: list, size: tuple[int, int]) -> jax.Array:
+  """[rows^T @ windows[:, i : i + size[0], j : j + size[1]] for (i, j) in starts], rows and each window [N, *size, ...]."""
+  rows_t = lax.optimization_barrier(rows.reshape(-1, rows.shape[-1]).T)
+  (h, w), c = size, windows.shape[-1]
+  return jnp.stack([rows_t @ windows[:, i : i + h, j : j + w].reshape(-1, c) for i, j in starts])
 
 
 def _explicit_padding(padding: Padding, size: Sequence[int], kernel: Sequence[int], strides: Sequence[int]):

@@ -64,11 +64,13 @@ def _correlate_bwd(pads, residuals, dy):
   dx = _stride1_conv(dy, w_flipped, dx_pads)
   # The weight gradient, tap by tap: dw[a, b] = sum over n, i, j of
   # x_padded[n, i + a, j + b]^T dy[n, i, j] = x[n, i, j]^T dy_padded[n, i + k - 1 - a, j + k - 1 - b]
-  # (dy padded as for dx). Each tap copies a window of one operand: slide the
-  # smaller one. Each product is lhs^T-laid-out-once @ window, the operand order
-  # XLA's CPU matmul kernels run fastest.
+  # (dy padded as for dx). Each product is lhs^T @ window, the operand order
+  # XLA's CPU matmul kernels run fastest; the side that copies fewer elements
+  # (a padded copy and one window per tap of one operand, the other transposed
+  # once) slides.
   (h, w_in), (oh, ow) = x.shape[1:3], dy.shape[1:3]
-  if h * w_in * f <= oh * ow * c:
+  taps = kh * kw + 1
+  if taps * h * w_in * f + h * w_in * c <= taps * oh * ow * c + oh * ow * f:
     dy = lax.pad(dy, jnp.zeros((), dy.dtype), ((0, 0, 0), *((lo, hi, 0) for lo, hi in dx_pads), (0, 0, 0)))
     starts = [(kh - 1 - a, kw - 1 - b) for a in range(kh) for b in range(kw)]
     dw = _window_products(x, dy, starts, (h, w_in)).reshape(w.shape)

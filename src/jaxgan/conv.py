@@ -69,15 +69,13 @@ def _correlate_bwd(pads, residuals, dy):
   # (a padded copy and one window per tap of one operand, the other transposed
   # once) slides.
   (h, w_in), (oh, ow) = x.shape[1:3], dy.shape[1:3]
-  taps = kh * kw + 1
-  if taps * h * w_in * f + h * w_in * c <= taps * oh * ow * c + oh * ow * f:
-    dy = lax.pad(dy, jnp.zeros((), dy.dtype), ((0, 0, 0), *((lo, hi, 0) for lo, hi in dx_pads), (0, 0, 0)))
+  copies = kh * kw + 1
+  if copies * h * w_in * f + h * w_in * c <= copies * oh * ow * c + oh * ow * f:
     starts = [(kh - 1 - a, kw - 1 - b) for a in range(kh) for b in range(kw)]
-    dw = _window_products(x, dy, starts, (h, w_in)).reshape(w.shape)
+    dw = _window_products(x, _pad_hw(dy, dx_pads), starts, (h, w_in)).reshape(w.shape)
   else:
-    x = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), *((lo, hi, 0) for lo, hi in pads), (0, 0, 0)))
     starts = [(a, b) for a in range(kh) for b in range(kw)]
-    dw = _window_products(dy, x, starts, (oh, ow)).reshape(kh, kw, f, c).swapaxes(2, 3)
+    dw = _window_products(dy, _pad_hw(x, pads), starts, (oh, ow)).reshape(kh, kw, f, c).swapaxes(2, 3)
   return dx.astype(x.dtype), dw.astype(w.dtype)
 
 
@@ -89,6 +87,11 @@ def _window_products(rows: jax.Array, windows: jax.Array, starts: list, size: tu
   rows_t = lax.optimization_barrier(rows.reshape(-1, rows.shape[-1]).T)
   (h, w), c = size, windows.shape[-1]
   return jnp.stack([rows_t @ windows[:, i : i + h, j : j + w].reshape(-1, c) for i, j in starts])
+
+
+def _pad_hw(x: jax.Array, pads: Sequence[tuple[int, int]]) -> jax.Array:
+  """x [N, H, W, C] padded with zeros by ((lo, hi), (lo, hi)); negative entries crop."""
+  return lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), *((lo, hi, 0) for lo, hi in pads), (0, 0, 0)))
 
 
 def _explicit_padding(padding: Padding, size: Sequence[int], kernel: Sequence[int], strides: Sequence[int]):
@@ -131,11 +134,12 @@ def _blocked_conv(x: jax.Array, kernel: jax.Array, strides: tuple[int, int], pad
   taps = [-(-k // s) for k, s in ((kh, sh), (kw, sw))]  # ceil(k / s) blocks per axis
   # Padding by lo puts input row i at block (i + lo) // s: pad lo mod s pixels
   # and whole blocks for the rest, so the gradient covers only blocks of x.
-  block_pads = []
-  for axis, (lo, _), o, t, s in zip((1, 2), pads, out, taps, strides, strict=True):
-    pixels = -(-(x.shape[axis] + lo % s) // s) * s
-    x = _pad_axis(x, axis, lo % s, pixels - x.shape[axis] - lo % s)
+  pixel_pads, block_pads = [], []
+  for size, (lo, _), o, t, s in zip(x.shape[1:3], pads, out, taps, strides, strict=True):
+    pixels = -(-(size + lo % s) // s) * s
+    pixel_pads.append((lo % s, pixels - size - lo % s))
     block_pads.append((lo // s, o + t - 1 - lo // s - pixels // s))
+  x = _pad_hw(x, pixel_pads)
   n, h, w = x.shape[:3]
   blocks = x.reshape(n, h // sh, sh, w // sw, sw, c).transpose(0, 1, 3, 2, 4, 5).reshape(n, h // sh, w // sw, -1)
   kernel = jnp.pad(kernel, ((0, taps[0] * sh - kh), (0, taps[1] * sw - kw), (0, 0), (0, 0)))
@@ -143,10 +147,6 @@ def _blocked_conv(x: jax.Array, kernel: jax.Array, strides: tuple[int, int], pad
   return _correlate(blocks, kernel, tuple(block_pads))
 
 
-def _pad_axis(x: jax.Array, axis: int, lo: int, hi: int) -> jax.Array:
-  pads = [(0, 0)] * x.ndim
-  pads[axis] = (lo, hi)
-  return jnp.pad(x, pads)
 
 
 def _phases(k: int, s: int, lo: int) -> tuple[np.ndarray, np.ndarray]:

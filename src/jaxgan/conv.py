@@ -147,8 +147,6 @@ def _blocked_conv(x: jax.Array, kernel: jax.Array, strides: tuple[int, int], pad
   return _correlate(blocks, kernel, tuple(block_pads))
 
 
-
-
 def _phases(k: int, s: int, lo: int) -> tuple[np.ndarray, np.ndarray]:
   """For one axis of a stride-s transposed convolution, whose output t reads
   kernel tap j at input (t + j - lo) / s where that is whole, output phase p

@@ -83,7 +83,11 @@ _correlate.defvjp(_correlate_fwd, _correlate_bwd)
 
 
 def _window_products(rows: jax.Array, windows: jax.Array, starts: list, size: tuple[int, int]) -> jax.Array:
-  """[rows^T @ windows[:, i : i + size[0], j : j + size[1]] for (i, j) in starts], rows and each window [N, *size, ...]."""
+  """[rows^T @ windows[:, i : i + size[0], j : j + size[1]] for (i, j) in starts], stacked.
+
+  rows and each window are [N, *size, ...]; rows^T is laid out once (the
+  barrier keeps XLA from folding the transpose back into every product).
+  """
   rows_t = lax.optimization_barrier(rows.reshape(-1, rows.shape[-1]).T)
   (h, w), c = size, windows.shape[-1]
   return jnp.stack([rows_t @ windows[:, i : i + h, j : j + w].reshape(-1, c) for i, j in starts])

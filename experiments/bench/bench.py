@@ -195,6 +195,7 @@ def main(argv: list[str] | None = None) -> None:
   parser.add_argument('--steps', type=int, default=20 if gpu else 3, help='timed steps per round')
   parser.add_argument('--rounds', type=int, default=5 if gpu else 3)
   parser.add_argument('--bf16', action='store_true', default=gpu, help='add the bf16 rows (default on GPU)')
+  parser.add_argument('--compile', action='store_true', default=gpu, help='add the torch.compile row (default on GPU)')
   args = parser.parse_args(argv)
   torch_device = 'cuda' if gpu else 'cpu'
   torch.manual_seed(0)
@@ -211,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
     batches = args.batch or ([64] if arch == 'dcgan64' else [256])
     for batch_size in batches:
       rows = {}
-      torch_variants = ['eager'] + (['compile'] if gpu else []) + (['bf16'] if args.bf16 else [])
+      torch_variants = ['eager'] + (['compile'] if args.compile else []) + (['bf16'] if args.bf16 else [])
       for variant in torch_variants:
         rows[f'torch {variant}'] = TorchTrainer(arch, batch_size, torch_device, variant)
       for dtype in ['float32'] + (['bfloat16'] if args.bf16 else []):

@@ -11,6 +11,7 @@
 
 import torch
 from torch import nn
+from torch._functorch import config as functorch_config
 
 
 def _weights_init(m: nn.Module) -> None:
@@ -116,6 +117,9 @@ class Trainer:
     self.g.to(device)
     self.d.to(device)
     if variant == 'compile':
+      # The simultaneous step takes two gradients through one graph
+      # (retain_graph), which compiled backward passes with donated buffers refuse.
+      functorch_config.donated_buffer = False
       self.g, self.d = torch.compile(self.g), torch.compile(self.d)
     self.opt_g = torch.optim.Adam(self.g.parameters(), lr=lr, betas=betas)
     self.opt_d = torch.optim.Adam(self.d.parameters(), lr=lr, betas=betas)

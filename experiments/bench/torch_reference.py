@@ -120,7 +120,9 @@ class Trainer:
       # The simultaneous step takes two gradients through one graph
       # (retain_graph), which compiled backward passes with donated buffers refuse.
       functorch_config.donated_buffer = False
-      self.g, self.d = torch.compile(self.g), torch.compile(self.d)
+      # Static shapes: D is called on inputs that differ in requires_grad, and
+      # the dynamic-shape recompile that follows fails in inductor (torch 2.13).
+      self.g, self.d = torch.compile(self.g, dynamic=False), torch.compile(self.d, dynamic=False)
     self.opt_g = torch.optim.Adam(self.g.parameters(), lr=lr, betas=betas)
     self.opt_d = torch.optim.Adam(self.d.parameters(), lr=lr, betas=betas)
     self.real = torch.rand(batch_size, *shape, device=device) * 2 - 1

@@ -12,6 +12,7 @@ import jax
 import numpy as np
 
 from jaxgan import config as config_lib
+from jaxgan import parallel
 from jaxgan.checkpoint import CheckpointError
 from jaxgan.config import ConfigError
 from jaxgan.data import DataError
@@ -90,6 +91,7 @@ def train_main(argv: Sequence[str] | None = None) -> int:
   parser = _train_parser()
   args = parser.parse_args(argv)
   _enable_compilation_cache()
+  parallel.initialize_from_environment()  # several hosts, when the environment says so
   try:
     config = _resolve_config(args)
     name = args.config.rsplit('/', 1)[-1].removesuffix('.py')

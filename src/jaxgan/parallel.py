@@ -5,11 +5,11 @@ replicated. train_step is an ordinary jitted function of global arrays, so XLA
 inserts the gradient all-reduces, and batch norm's statistics are those of the
 global batch: a sharded step computes what one device would.
 
-jaxgan-train uses every device of one host. Several hosts, through the API:
-start the same program on each with JAX_COORDINATOR_ADDRESS (host:port of
-process 0), JAX_NUM_PROCESSES and JAX_PROCESS_ID set, or with
+Several hosts: start the same program on each with JAX_COORDINATOR_ADDRESS
+(host:port of process 0), JAX_NUM_PROCESSES and JAX_PROCESS_ID set, or with
 JAXGAN_DISTRIBUTED=1 where jax.distributed.initialize detects the cluster
-itself (Cloud TPU, Slurm, Open MPI):
+itself (Cloud TPU, Slurm, Open MPI). jaxgan-train does the rest itself (give
+every process the same --workdir on a shared file system); in your own loop:
 
   parallel.initialize_from_environment()  # before any other JAX call
   mesh = parallel.data_mesh()

@@ -13,12 +13,18 @@ Starting again on a workdir with a checkpoint resumes from it, exactly: batch,
 randomness and update order depend only on the step, which the checkpoint holds.
 SIGINT, SIGTERM and train.max_seconds stop training at the next log step with
 a checkpoint.
+
+On several hosts (jaxgan.parallel.initialize_from_environment first) every
+process runs this same loop on the global arrays and reads its own rows of each
+batch; the workdir must be shared. Process 0 writes the run's files, the others
+write theirs to a scratch folder; checkpoints are written by all together.
 """
 
 import contextlib
 import json
 import os
 import signal
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +32,7 @@ from typing import Any
 
 import jax
 import numpy as np
+from jax.experimental import multihost_utils
 
 from jaxgan import config as config_lib
 from jaxgan import parallel
@@ -51,7 +58,7 @@ def prepare_workdir(workdir: str | os.PathLike) -> Path:
   path = Path(workdir).expanduser().absolute()
   try:
     path.mkdir(parents=True, exist_ok=True)
-    probe = path / '.jaxgan-write-test'
+    probe = path / f'.jaxgan-write-test-{os.getpid()}'  # one per process: several may share the workdir
     probe.write_text('')
     probe.unlink()
   except OSError as e:
@@ -104,11 +111,11 @@ def _stop_requests() -> Iterator[list[str]]:
 
 
 def _open_run(
-  config: Config, workdir: Path, checkpoints: Checkpointer, fresh_state: Any, sample_shape: tuple[int, ...]
+  config: Config, workdir: Path, checkpoints: Checkpointer, fresh_state: Any, sample_shape: tuple[int, ...], out: Path
 ) -> tuple[Any, list[str]]:
   """The state to start from: the latest checkpoint's, or fresh.
 
-  Writes config.json and run.json (the sample shape, so that sampling needs no data).
+  Writes config.json and run.json (the sample shape, so that sampling needs no data) into `out`.
   """
   config_path = workdir / 'config.json'
   if config_path.exists():
@@ -118,8 +125,10 @@ def _open_run(
     if config_path.exists() or (workdir / 'metrics.jsonl').exists():
       raise RunError(f'{workdir} holds a run but no readable checkpoint to resume; choose a new --workdir')
     state = fresh_state
-  config_path.write_text(json.dumps(config_lib.to_dict(config), indent=2) + '\n')
-  (workdir / 'run.json').write_text(json.dumps({'sample_shape': list(sample_shape)}) + '\n')
+  if jax.process_count() > 1:  # every process has read the workdir before process 0 writes to it
+    multihost_utils.sync_global_devices('jaxgan: run opened')
+  (out / 'config.json').write_text(json.dumps(config_lib.to_dict(config), indent=2) + '\n')
+  (out / 'run.json').write_text(json.dumps({'sample_shape': list(sample_shape)}) + '\n')
   return state, notes
 
 
@@ -142,37 +151,47 @@ def train(config: Config, workdir: str | os.PathLike, *, progress: bool = True) 
   start_time = time.perf_counter()
   config = config_lib.validate(config)
   workdir = prepare_workdir(workdir)
-  with _stop_requests() as stop_requests:
+  with _stop_requests() as stop_requests, _output_dir(workdir) as out:
     try:
-      return _run(config, workdir, progress, start_time, stop_requests)
+      return _run(config, workdir, out, progress, start_time, stop_requests)
     except CheckpointError as e:
       raise RunError(str(e)) from e
 
 
-def _run(config: Config, workdir: Path, progress: bool, start_time: float, stop_requests: list[str]) -> dict[str, Any]:
+@contextlib.contextmanager
+def _output_dir(workdir: Path) -> Iterator[Path]:
+  """Where this process writes the run's files: the workdir on process 0; on
+  the others (which compute the same, SPMD) a scratch folder, removed after."""
+  if jax.process_index() == 0:
+    yield workdir
+  else:
+    with tempfile.TemporaryDirectory(prefix='jaxgan-process-') as scratch:
+      yield Path(scratch)
+
+
+def _run(
+  config: Config, workdir: Path, out: Path, progress: bool, start_time: float, stop_requests: list[str]
+) -> dict[str, Any]:
   t = config.train
   try:
     source = make_source(config.data, t.seed)
   except DataError as e:
     raise RunError(str(e)) from e
-  if jax.process_count() > 1:
-    raise RunError(
-      'train() runs on one host (all of its devices); on several hosts, drive jaxgan.train_step '
-      'with jaxgan.parallel (see its docstring)'
-    )
   # Several devices: the batch split over them, the state replicated (jaxgan.parallel).
   mesh = parallel.data_mesh() if jax.device_count() > 1 else None
+  rows = t.batch_size * config.game.d_steps
   if mesh:
     try:
-      parallel.process_rows(t.batch_size)
+      parallel.process_rows(t.batch_size)  # each D update's batch splits evenly
     except ValueError as e:
       raise RunError(f'train.batch_size: {e}') from e
+    local_rows = parallel.process_rows(rows)
   init_key, eval_key = jax.random.split(jax.random.key(t.seed))
   checkpoints = Checkpointer(workdir / 'checkpoints')
   fresh = create_state(config, init_key, source.sample_shape)
-  state, notes = _open_run(config, workdir, checkpoints, fresh, source.sample_shape)
   if mesh:
-    state = parallel.replicate(state, mesh)
+    fresh = parallel.replicate(fresh, mesh)  # restored arrays take the target's sharding
+  state, notes = _open_run(config, workdir, checkpoints, fresh, source.sample_shape, out)
   for note in notes:
     print(f'jaxgan: {note}', flush=True)
   step = int(state.step)
@@ -183,23 +202,23 @@ def _run(config: Config, workdir: Path, progress: bool, start_time: float, stop_
     print(f'jaxgan: {workdir} already finished {step} steps; raise train.steps to train on', flush=True)
     return json.loads(summary_path.read_text())
 
-  writer = MetricWriter(workdir, step, t.steps, progress)
+  writer = MetricWriter(out, step, t.steps, progress and out == workdir)
   if isinstance(source, NormalSource):
-    evaluator = Evaluator1D(config.eval, source, eval_key, t.steps, workdir)
+    evaluator = Evaluator1D(config.eval, source, eval_key, t.steps, out)
   else:
-    evaluator = SampleGrids(workdir, writer, eval_key, t.sample_every, t.steps)
+    evaluator = SampleGrids(out, writer, eval_key, t.sample_every, t.steps)
   evaluator(state, step)
   stopped = None
-  last_logged = read_metrics(workdir / 'metrics.jsonl')
+  last_logged = read_metrics(out / 'metrics.jsonl')
   metrics = last_logged[-1] if last_logged else {}
   finished = False
   try:
     for end in _chunk_ends(step, t.steps, t.log_every, evaluator.events() | {*range(0, t.steps, t.checkpoint_every)}):
       chunk_start = time.perf_counter()
       try:
-        batches = source.batches(step, end - step, t.batch_size * config.game.d_steps)
+        batches = source.batches(step, end - step, rows)
         if mesh:
-          batches = parallel.shard_batches(batches, mesh)
+          batches = parallel.shard_batches(batches[:, local_rows], mesh)
       except DataError as e:
         raise RunError(str(e)) from e
       state, chunk = train_steps(state, batches) if t.scan else _step_by_step(state, batches)
@@ -216,6 +235,7 @@ def _run(config: Config, workdir: Path, progress: bool, start_time: float, stop_
         stopped = stop_requests[0]
       elif step < t.steps and t.max_seconds and time.perf_counter() - start_time > t.max_seconds:
         stopped = f'max time ({t.max_seconds:g} s)'
+      stopped = _stop_together(stopped)
       if step % t.checkpoint_every == 0 or step == t.steps or stopped:
         checkpoints.save(state)
       if stopped:
@@ -232,16 +252,25 @@ def _run(config: Config, workdir: Path, progress: bool, start_time: float, stop_
     'steps': t.steps,
     'wall_seconds': time.perf_counter() - start_time,
   }
-  _plot_losses(workdir)
-  summary_path.write_text(json.dumps(summary, indent=2) + '\n')
+  _plot_losses(out)
+  (out / 'summary.json').write_text(json.dumps(summary, indent=2) + '\n')
   return summary
+
+
+def _stop_together(stopped: str | None) -> str | None:
+  """Process 0's decision to stop, on every process (signals and clocks differ between hosts)."""
+  if jax.process_count() == 1:
+    return stopped
+  if multihost_utils.broadcast_one_to_all(np.int32(stopped is not None)):
+    return stopped or 'stopped on process 0'
+  return None
 
 
 def _step_by_step(state: Any, batches: np.ndarray) -> tuple[Any, dict[str, np.ndarray]]:
   """What train_steps does, one dispatch per step; metrics stacked, [K]."""
   metrics = []
-  for batch in batches:
-    state, step_metrics = train_step(state, batch)
+  for i in range(len(batches)):  # indexing, not iterating: batches may span several processes
+    state, step_metrics = train_step(state, batches[i])
     metrics.append(step_metrics)
   return state, jax.tree.map(lambda *m: np.stack(m), *metrics)
 

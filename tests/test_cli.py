@@ -132,3 +132,13 @@ def test_read_only_workdir(tmp_path, capsys, monkeypatch):
   err = capsys.readouterr().err
   assert err.count('\n') == 1 and 'is not usable: Permission denied' in err
   assert list((tmp_path / 'run').iterdir()) == []
+
+
+def test_scan_over_xla_convolutions_on_cpu_is_flagged(tmp_path, capsys):
+  """XLA's CPU convolution gradients are many times slower inside lax.scan: said in one line, the run goes on."""
+  base = ['--config', 'digits', '--steps', '2', '--set', 'train.log_every=1', '--set', 'train.sample_every=2']
+  assert cli.train_main([*base, '--workdir', str(tmp_path / 'scan'), '--set', 'train.scan=True']) == 0
+  assert 'jaxgan: train.scan with model.conv_impl=lax: ' in capsys.readouterr().out
+  assert json.loads((tmp_path / 'scan' / 'summary.json').read_text())['steps'] == 2
+  assert cli.train_main([*base, '--workdir', str(tmp_path / 'loop')]) == 0  # the recipe itself: one dispatch a step
+  assert 'train.scan' not in capsys.readouterr().out

@@ -82,9 +82,9 @@ class TrainConfig:
   seed: int = 0
   log_every: int = 100  # steps per metrics line, and per dispatch when scan is on
   # Run each chunk of steps as one lax.scan dispatch (True) or one dispatch per
-  # step. On a 2-core CPU the scan saved 12% a step for the 1-D MLP and 20% for
-  # an 8x8 DCGAN with jaxgan.conv (3.9 against 4.9 ms), cost 6% for the mnist
-  # DCGAN, and slows down XLA's own convolutions (model.conv_impl=lax) severalfold.
+  # step. On a 2-core CPU (experiments/bench/dispatch.py) the scan runs the 1-D
+  # MLP 1.6x faster, the digits and mnist DCGANs with jaxgan.conv 0.9x to 1.0x,
+  # and XLA's own convolution gradients (model.conv_impl=lax) 14x slower.
   scan: bool = True
   checkpoint_every: int = 1000  # also at the end, and on SIGINT / SIGTERM / max_seconds
   sample_every: int = 500  # image GANs: a sample grid every so many steps

@@ -192,6 +192,14 @@ def _run(
   if mesh:
     fresh = parallel.replicate(fresh, mesh)  # restored arrays take the target's sharding
   state, notes = _open_run(config, workdir, checkpoints, fresh, source.sample_shape, out)
+  xla_convs_on_cpu = (
+    config.model.architecture == 'dcgan' and config.model.conv_impl == 'lax' and jax.default_backend() == 'cpu'
+  )
+  if t.scan and xla_convs_on_cpu:
+    notes.append(
+      "train.scan with model.conv_impl=lax: XLA's CPU convolution gradients run many times slower inside "
+      'lax.scan (jax-ml/jax#12868); set train.scan=False or model.conv_impl=auto'
+    )
   for note in notes:
     print(f'jaxgan: {note}', flush=True)
   step = int(state.step)

@@ -19,7 +19,9 @@ every process the same --workdir on a shared file system); in your own loop:
     state, metrics = train_step(state, parallel.shard_batches(rows, mesh)[0])
 
 Each process reads only its rows of every global batch; tests/parallel_worker.py
-runs this in two processes.
+runs this in two processes. On CPU devices keep the host at most a step or two
+ahead (block on the previous step's metrics, as jaxgan-train does): further
+ahead, XLA's CPU client can deadlock a multi-device step (jaxgan.train._step_by_step).
 """
 
 import os

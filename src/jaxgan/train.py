@@ -275,10 +275,19 @@ def _stop_together(stopped: str | None) -> str | None:
 
 
 def _step_by_step(state: Any, batches: np.ndarray) -> tuple[Any, dict[str, np.ndarray]]:
-  """What train_steps does, one dispatch per step; metrics stacked, [K]."""
+  """What train_steps does, one dispatch per step; metrics stacked, [K].
+
+  The host runs at most one step ahead of the devices. Further ahead, XLA's CPU
+  client (jax 0.10) can deadlock a step over several devices: each device's
+  part waits for a slot among that device's in-flight computations, which later
+  steps, waiting on this one, can fill first; the other devices' parts then wait
+  in the step's all-reduce for good.
+  """
   metrics = []
   for i in range(len(batches)):  # indexing, not iterating: batches may span several processes
     state, step_metrics = train_step(state, batches[i])
+    if metrics:
+      jax.block_until_ready(metrics[-1])
     metrics.append(step_metrics)
   return state, jax.tree.map(lambda *m: np.stack(m), *metrics)
 

@@ -5,13 +5,13 @@
     python experiments/bench/dispatch.py --config digits --set model.conv_impl=matmul
 
 Each recipe (NAME, or NAME=DATA for another data source) trains from the same
-state on the same device-resident batches, once with `train_step` per step and
+state on the same device-resident batches, once with one dispatch per step and
 once with `train_steps` (K steps in one `lax.scan`); rounds alternate between
 the two so that machine noise hits both, and the figures are medians over
 rounds. Printed: ms per step each way, the scan's speed-up (above 1: the
 host-free loop is faster) and compile time (the first round's time beyond a
-timed round's). `train.scan`
-chooses the loop per recipe.
+timed round's). `train.scan` chooses the loop per recipe; both are the loops
+jaxgan-train runs.
 """
 
 import argparse
@@ -23,13 +23,8 @@ import jax
 from jaxgan.config import Config, load, override
 from jaxgan.data import make_source
 from jaxgan.state import create_state
-from jaxgan.step import train_step, train_steps
-
-
-def _per_step(state, batches):
-  for i in range(len(batches)):
-    state, metrics = train_step(state, batches[i])
-  return state, metrics
+from jaxgan.step import train_steps
+from jaxgan.train import _step_by_step  # jaxgan-train's loop of one dispatch per step
 
 
 class Loop:
@@ -52,7 +47,7 @@ def measure(config: Config, steps: int, rounds: int) -> tuple[Loop, Loop]:
   """(one dispatch per step, K per dispatch), each timed over `rounds` rounds of `steps` steps."""
   source = make_source(config.data, config.train.seed)
   batches = jax.device_put(source.batches(0, steps, config.train.batch_size * config.game.d_steps))
-  loops = Loop(config, source.sample_shape, _per_step), Loop(config, source.sample_shape, train_steps)
+  loops = Loop(config, source.sample_shape, _step_by_step), Loop(config, source.sample_shape, train_steps)
   first = [loop.time(batches) for loop in loops]  # compiles
   for _ in range(rounds):
     for loop in loops:

@@ -83,8 +83,8 @@ class TrainConfig:
   log_every: int = 100  # steps per metrics line, and per dispatch when scan is on
   # Run each chunk of steps as one lax.scan dispatch (True) or one dispatch per
   # step. On a 2-core CPU (experiments/bench/dispatch.py) the scan runs the 1-D
-  # MLP 1.6x faster, the digits and mnist DCGANs with jaxgan.conv 0.9x to 1.0x,
-  # and XLA's own convolution gradients (model.conv_impl=lax) 14x slower.
+  # MLP 1.6x faster, the digits and mnist DCGANs with jaxgan.conv at about the
+  # same speed, and XLA's own convolution gradients (model.conv_impl=lax) 16x slower.
   scan: bool = True
   checkpoint_every: int = 1000  # also at the end, and on SIGINT / SIGTERM / max_seconds
   sample_every: int = 500  # image GANs: a sample grid every so many steps

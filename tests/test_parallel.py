@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 WORKER = Path(__file__).with_name('parallel_worker.py')
 
@@ -74,11 +75,18 @@ def _summary(workdir: Path) -> dict:
   return json.loads((workdir / 'summary.json').read_text())
 
 
-def test_jaxgan_train_uses_every_device(tmp_path):
+@pytest.fixture(scope='module')
+def one_device(tmp_path_factory) -> dict:
+  """The summary of the CLI run on one device that the sharded runs must match."""
+  workdir = tmp_path_factory.mktemp('one_device')
+  _finish(_train_cli(workdir, 1))
+  return _summary(workdir)
+
+
+def test_jaxgan_train_uses_every_device(tmp_path, one_device):
   """jaxgan-train on 8 devices trains as on one; a batch that does not split is one line, nothing written."""
-  for devices in (1, 8):  # one after the other: two runs side by side crowd 2 cores
-    _finish(_train_cli(tmp_path / str(devices), devices))
-  one, eight = _summary(tmp_path / '1'), _summary(tmp_path / '8')
+  _finish(_train_cli(tmp_path / '8', 8))  # alone: two runs side by side crowd 2 cores
+  one, eight = one_device, _summary(tmp_path / '8')
   np.testing.assert_allclose(eight['d_loss'], one['d_loss'], rtol=1e-3)
   np.testing.assert_allclose(eight['g_loss'], one['g_loss'], rtol=1e-3)
   bad = _train_cli(tmp_path / 'bad', 8, '--set', 'train.batch_size=60')
@@ -90,14 +98,13 @@ def test_jaxgan_train_uses_every_device(tmp_path):
   assert not any((tmp_path / 'bad').iterdir())
 
 
-def test_jaxgan_train_on_two_processes(tmp_path):
+def test_jaxgan_train_on_two_processes(tmp_path, one_device):
   """jaxgan-train as two processes of two devices each, one shared workdir: trains as one device does,
   and the run's files are written once."""
   cluster = _cluster()
   two = [_train_cli(tmp_path / '2x2', 2, **cluster, JAX_PROCESS_ID=str(i)) for i in range(2)]
   _finish(*two)
-  _finish(_train_cli(tmp_path / '1', 1))
-  one, both = _summary(tmp_path / '1'), _summary(tmp_path / '2x2')
+  one, both = one_device, _summary(tmp_path / '2x2')
   for key in ('d_loss', 'g_loss', 'd_real', 'd_fake'):
     np.testing.assert_allclose(both[key], one[key], rtol=1e-3, err_msg=key)
   logged = [json.loads(line)['step'] for line in (tmp_path / '2x2' / 'metrics.jsonl').read_text().splitlines()]

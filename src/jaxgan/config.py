@@ -22,6 +22,9 @@ class ConfigError(ValueError):
   """A config, an override or a config name that cannot be used."""
 
 
+MAX_SEED = 2**32 - 1  # seeds numpy's generators and jax.random.key alike
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
   """The two players' architectures and the latent prior."""
@@ -117,6 +120,11 @@ class Config:
 
 def validate(config: Config) -> Config:
   """Raises ConfigError naming the first value out of range; returns config."""
+  if not isinstance(config, Config):
+    raise ConfigError(
+      f'config must be a jaxgan.Config, got {type(config).__name__}; load one with jaxgan.config.load(NAME)'
+      + (' or build it with jaxgan.config.from_dict(jaxgan.Config, VALUES)' if isinstance(config, dict) else '')
+    )
   checks = [
     (config.train.steps > 0, 'train.steps must be positive'),
     (config.train.batch_size > 0, 'train.batch_size must be positive'),
@@ -124,6 +132,7 @@ def validate(config: Config) -> Config:
     (config.train.checkpoint_every > 0, 'train.checkpoint_every must be positive'),
     (config.train.sample_every > 0, 'train.sample_every must be positive'),
     (config.train.max_seconds >= 0, 'train.max_seconds must be positive (or 0 for no limit)'),
+    (0 <= config.train.seed <= MAX_SEED, f'train.seed must be in [0, {MAX_SEED}]'),
     (config.game.d_steps > 0, 'game.d_steps must be positive'),
     (0 <= config.game.ema_decay < 1, 'game.ema_decay must be in [0, 1)'),
     (config.optim.g_lr > 0 and config.optim.d_lr > 0, 'optim.g_lr and optim.d_lr must be positive'),
@@ -131,6 +140,11 @@ def validate(config: Config) -> Config:
     (config.model.latent_dim > 0, 'model.latent_dim must be positive'),
     (config.model.g_width > 0 and config.model.d_width > 0, 'model.g_width and model.d_width must be positive'),
     (config.model.extra_layers >= 0, 'model.extra_layers must be 0 or more'),
+    (
+      all(width > 0 for width in (*config.model.g_hidden, *config.model.d_hidden)),
+      'model.g_hidden and model.d_hidden must be positive widths, e.g. 64,64 (or () for none)',
+    ),
+    (config.data.resolution >= 0, 'data.resolution must be positive (or 0 to keep the stored size)'),
     (config.data.std > 0, 'data.std must be positive'),
     (
       config.model.architecture == 'mlp' or config.data.source != 'normal',
@@ -187,6 +201,13 @@ def _section_keys(cls: type) -> str:
   return ', '.join(f.name for f in dataclasses.fields(cls))
 
 
+def _example(value: Any) -> str:
+  """A value as override text: 64,64 for a tuple, () for an empty one."""
+  if isinstance(value, tuple):
+    return ','.join(map(str, value)) or '()'
+  return str(value)
+
+
 def override(config: Config, assignment: str) -> Config:
   """Returns config with one `section.key=value` assignment applied."""
   key, sep, text = assignment.partition('=')
@@ -204,25 +225,30 @@ def override(config: Config, assignment: str) -> Config:
     nodes.append(getattr(node, name))
   if dataclasses.is_dataclass(nodes[-1]):
     raise ConfigError(f'{key!r} is a section; set one of its keys: {_section_keys(type(nodes[-1]))}')
+  if not text.strip():
+    raise ConfigError(f'{key}= has no value; give one, e.g. {key}={_example(nodes[-1])}')
   value = _parse(text.strip(), _field_types(type(nodes[-2]))[path[-1]], key)
   for node, name in zip(reversed(nodes[:-1]), reversed(path), strict=True):
     value = dataclasses.replace(node, **{name: value})
   return value
 
 
-def from_dict(cls: type, values: dict[str, Any]) -> Any:
-  """Builds the dataclass `cls` from nested dicts, such as a saved config.json."""
+def from_dict(cls: type, values: dict[str, Any], prefix: str = '') -> Any:
+  """Builds the dataclass `cls` from nested dicts, such as a saved config.json, checking every value's type."""
+  if not isinstance(values, dict):
+    raise ConfigError(f'{prefix.rstrip(".") or "the config"} must be a mapping of keys to values, got {values!r:.40}')
   hints = _field_types(cls)
   unknown = set(values) - set(hints)
   if unknown:
-    raise ConfigError(f'unknown config keys {sorted(unknown)}; known: {_section_keys(cls)}')
+    raise ConfigError(f'unknown config keys {sorted(prefix + k for k in unknown)}; known: {_section_keys(cls)}')
   kwargs = {}
   for name, value in values.items():
     if dataclasses.is_dataclass(hints[name]):
-      value = from_dict(hints[name], value)
-    elif isinstance(value, list):
-      value = tuple(value)
-    kwargs[name] = value
+      kwargs[name] = from_dict(hints[name], value, f'{prefix}{name}.')
+    elif isinstance(value, (dict, type(None))):
+      raise ConfigError(f'{prefix}{name} expects {getattr(hints[name], "__name__", hints[name])}, got {value!r:.40}')
+    else:
+      kwargs[name] = _parse(_example(tuple(value) if isinstance(value, list) else value), hints[name], prefix + name)
   return cls(**kwargs)
 
 

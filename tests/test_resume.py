@@ -54,11 +54,11 @@ def uninterrupted(tmp_path_factory):
 
 def test_stop_and_resume_is_bitwise_exact(uninterrupted, tmp_path):
   stopped = train(tiny_config('train.max_seconds=0.001'), tmp_path, progress=False)
-  assert stopped == {'stopped': 'max time (0.001 s)', 'step': 50}
+  assert (stopped['stopped'], stopped['step']) == ('max time (0.001 s)', 1)  # after the step in flight
   assert train(tiny_config(), tmp_path, progress=False)['steps'] == 400
   assert_bitwise_equal(uninterrupted, tmp_path)
   steps = [row['step'] for row in map(json.loads, (tmp_path / 'metrics.jsonl').read_text().splitlines())]
-  assert steps == list(range(50, 401, 50))  # one run's worth of lines
+  assert steps == [1, *range(50, 401, 50)]  # one run's worth of lines, and the stop
   assert (tmp_path / 'samples.gif').exists() and (tmp_path / 'losses.png').exists()
 
 
@@ -97,7 +97,7 @@ def test_sigterm_checkpoints_and_exits_cleanly(uninterrupted, tmp_path):
     time.sleep(0.05)
   process.send_signal(signal.SIGTERM)
   out, err = process.communicate(timeout=120)
-  assert process.returncode == 0, err
+  assert process.returncode == cli.EXIT_STOPPED, err
   assert 'stopped at step' in out and 'SIGTERM' in out
   assert cli.train_main([*TINY_ARGS, '--workdir', str(tmp_path)]) == 0
   assert_bitwise_equal(uninterrupted, tmp_path)
@@ -120,9 +120,11 @@ def test_corrupt_latest_checkpoint_falls_back(tmp_path, capsys):
   for f in (tmp_path / 'checkpoints' / '200').rglob('*'):
     if f.is_file() and 'ocdbt' in str(f):
       f.write_bytes(b'garbage')
-  config, state = load_run(tmp_path)
-  assert int(state.step) == 100
+  config, state = load_run(tmp_path)  # reading only: the corrupt checkpoint stays
+  assert int(state.step) == 100 and (tmp_path / 'checkpoints' / '200').is_dir()
   assert 'checkpoint 200 is unreadable' in capsys.readouterr().out
+  assert train(tiny_config('train.steps=200'), tmp_path, progress=False)['step'] == 200  # trains 100 to 200 again
+  assert 'moved to corrupt-checkpoint-200, using the one before' in capsys.readouterr().out
   assert (tmp_path / 'corrupt-checkpoint-200').is_dir()
 
 
@@ -132,8 +134,8 @@ def test_nan_stops_without_checkpointing_it(tmp_path, capsys):
   )
   assert code == 1
   err = capsys.readouterr().err
-  assert err.count('\n') == 1 and 'at step' in err and 'last good checkpoint: step 0' in err
-  assert sorted(p.name for p in (tmp_path / 'checkpoints').iterdir()) == ['0']
+  assert err.count('\n') == 1 and 'at step' in err and 'no checkpoint was kept' in err
+  assert not (tmp_path / 'checkpoints').exists()
 
 
 def test_full_disk_is_one_line(tmp_path, capsys, monkeypatch):
@@ -145,7 +147,8 @@ def test_full_disk_is_one_line(tmp_path, capsys, monkeypatch):
   monkeypatch.setattr(ocp.CheckpointManager, 'save', full)
   assert cli.train_main([*TINY_ARGS, '--workdir', str(tmp_path)]) == 1
   err = capsys.readouterr().err
-  assert err.count('\n') == 1 and 'cannot write checkpoint 0' in err and 'No space left on device' in err
+  assert err.count('\n') == 1 and 'cannot write checkpoint 100' in err and 'No space left on device' in err
+  assert not (tmp_path / 'config.json').exists()  # no checkpoint was written: no run is left
 
 
 def test_jaxgan_sample(uninterrupted, tmp_path, capsys, monkeypatch):
@@ -206,7 +209,8 @@ def test_resumed_1d_run_keeps_its_panels_and_curves(tmp_path):
 
   whole = run(tmp_path / 'whole')
   # The panel at step 0 is drawn before the stop at step 100, and only then.
-  assert run(tmp_path / 'parts', 'train.max_seconds=0.001') == {'stopped': 'max time (0.001 s)', 'step': 100}
+  stopped = run(tmp_path / 'parts', 'train.max_seconds=0.001')
+  assert (stopped['stopped'], stopped['step']) == ('max time (0.001 s)', 100)  # the first dispatch of 100 steps
   resumed = run(tmp_path / 'parts')
   assert resumed.pop('wall_seconds') > 0 and whole.pop('wall_seconds') > 0
   assert resumed == whole  # the worst-panel figures include the panel drawn before the stop

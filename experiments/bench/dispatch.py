@@ -22,9 +22,9 @@ import jax
 
 from jaxgan.config import Config, load, override
 from jaxgan.data import make_source
+from jaxgan.loop import _step_by_step  # jaxgan-train's loop of one dispatch per step
 from jaxgan.state import create_state
 from jaxgan.step import train_steps
-from jaxgan.train import _step_by_step  # jaxgan-train's loop of one dispatch per step
 
 
 class Loop:

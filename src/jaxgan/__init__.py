@@ -1,35 +1,43 @@
-"""jaxgan: Generative Adversarial Networks in functional JAX."""
+"""jaxgan: Generative Adversarial Networks in functional JAX.
 
-from jaxgan.config import Config, ConfigError
-from jaxgan.losses import (
-  GANObjective,
-  discriminator_loss,
-  get_objective,
-  minimax_generator_loss,
-  non_saturating_generator_loss,
-  value_function,
-)
-from jaxgan.priors import sample_latent
-from jaxgan.state import GANState, create_state, generate
-from jaxgan.step import train_step, train_steps
-from jaxgan.train import RunError, train
+The public names below load on first use, so that `import jaxgan` (and the
+command line's --help, --version and Ctrl-C during start-up) costs no JAX import.
+"""
+
+import importlib
+from typing import Any
 
 __version__ = '0.1.0'
-__all__ = [
-  'Config',
-  'ConfigError',
-  'GANObjective',
-  'GANState',
-  'RunError',
-  'create_state',
-  'discriminator_loss',
-  'generate',
-  'get_objective',
-  'minimax_generator_loss',
-  'non_saturating_generator_loss',
-  'sample_latent',
-  'train',
-  'train_step',
-  'train_steps',
-  'value_function',
-]
+
+_PUBLIC = {
+  'Config': 'jaxgan.config',
+  'ConfigError': 'jaxgan.config',
+  'GANObjective': 'jaxgan.losses',
+  'discriminator_loss': 'jaxgan.losses',
+  'get_objective': 'jaxgan.losses',
+  'minimax_generator_loss': 'jaxgan.losses',
+  'non_saturating_generator_loss': 'jaxgan.losses',
+  'value_function': 'jaxgan.losses',
+  'sample_latent': 'jaxgan.priors',
+  'GANState': 'jaxgan.state',
+  'create_state': 'jaxgan.state',
+  'generate': 'jaxgan.state',
+  'train_step': 'jaxgan.step',
+  'train_steps': 'jaxgan.step',
+  'Interrupted': 'jaxgan.loop',
+  'RunError': 'jaxgan.loop',
+  'train': 'jaxgan.loop',
+}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+  if name not in _PUBLIC:
+    raise AttributeError(f'module jaxgan has no attribute {name!r}')
+  value = getattr(importlib.import_module(_PUBLIC[name]), name)
+  globals()[name] = value
+  return value
+
+
+def __dir__() -> list[str]:
+  return sorted({*globals(), *_PUBLIC})

@@ -25,17 +25,28 @@ def all_finite(state: GANState) -> bool:
 
 
 class Checkpointer:
-  """The checkpoints of one run, in `directory` (absolute), the last `keep` kept."""
+  """The checkpoints of one run, in `directory` (absolute), the last `keep` kept.
 
-  def __init__(self, directory: Path, keep: int = 3):
+  A `read_only` one (for sampling, perhaps beside a live run) changes nothing on disk.
+  """
+
+  def __init__(self, directory: Path, keep: int = 3, *, read_only: bool = False):
     self.directory = directory
     self._keep = keep
+    self._read_only = read_only
     self._manager = self._open()
 
   def _open(self) -> ocp.CheckpointManager:
     # Synchronous saves: a checkpoint is complete when save() returns, so a
     # SIGKILL right after it loses nothing.
-    options = ocp.CheckpointManagerOptions(max_to_keep=self._keep, enable_async_checkpointing=False)
+    # A save cut short (a second Ctrl-C, a kill) leaves a temporary folder, removed here.
+    options = ocp.CheckpointManagerOptions(
+      max_to_keep=self._keep,
+      enable_async_checkpointing=False,
+      cleanup_tmp_directories=not self._read_only,
+      read_only=self._read_only,
+      create=not self._read_only,
+    )
     return ocp.CheckpointManager(self.directory, options=options)
 
   def steps(self) -> list[int]:
@@ -58,7 +69,8 @@ class Checkpointer:
     """The newest checkpoint that restores into `target`'s structure, or None.
 
     A checkpoint that fails to read is moved aside (to corrupt-checkpoint-STEP
-    next to the checkpoints folder) and the one before it is tried.
+    next to the checkpoints folder; a read-only Checkpointer leaves it where it
+    is) and the one before it is tried.
 
     Returns:
       The restored state (or None when there is no checkpoint) and one message
@@ -74,15 +86,17 @@ class Checkpointer:
           raise CheckpointError(
             f'the checkpoint at step {step} in {self.directory} does not fit this config ({str(e).splitlines()[0]})'
           ) from e
-        notes.append(self._set_aside(step, e))
+        notes.append(self._skip(step, e))
         continue
       except Exception as e:  # unreadable files: try the one before
-        notes.append(self._set_aside(step, e))
+        notes.append(self._skip(step, e))
         continue
       return restored.replace(key=jax.random.wrap_key_data(restored.key)), notes
     return None, notes
 
-  def _set_aside(self, step: int, error: Exception) -> str:
+  def _skip(self, step: int, error: Exception) -> str:
+    if self._read_only:
+      return f'checkpoint {step} is unreadable ({type(error).__name__}); using the one before'
     aside = self.directory.parent / f'corrupt-checkpoint-{step}'
     shutil.move(self.directory / str(step), aside)
     self._manager = self._open()

@@ -1,29 +1,34 @@
-"""Command-line entry points. Argument parsing and error reporting only."""
+"""Command-line entry points. Argument parsing and error reporting only.
+
+Exit status of jaxgan-train: 0 finished; 1 the run failed (one line says why);
+2 bad input; 75 stopped by a signal or --max-time with a checkpoint, resumable
+by running the same command (EX_TEMPFAIL: "try again"); 130 stopped at once by
+a second Ctrl-C, resumable from the last checkpoint.
+
+Only the standard library is imported at module level, so that a Ctrl-C while
+JAX loads is reported like any other.
+"""
 
 import argparse
-import dataclasses
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import jax
-import numpy as np
-
-from jaxgan import config as config_lib
-from jaxgan import parallel
-from jaxgan.checkpoint import CheckpointError
-from jaxgan.config import ConfigError
-from jaxgan.data import DataError
-from jaxgan.train import RunError, train
+if TYPE_CHECKING:
+  from jaxgan.config import Config
 
 DEFAULT_CONFIG = 'digits'
+EXIT_FAILED, EXIT_BAD_INPUT, EXIT_STOPPED, EXIT_INTERRUPTED = 1, 2, 75, 130
 
 
 def _enable_compilation_cache() -> None:
   """Keeps compiled steps between runs in $JAXGAN_COMPILATION_CACHE (default
   ~/.cache/jaxgan/xla; 'off' for none), so a repeated or resumed run skips most compiling."""
+  import jax
+
   cache = os.environ.get('JAXGAN_COMPILATION_CACHE', str(Path.home() / '.cache' / 'jaxgan' / 'xla'))
   if cache != 'off':
     jax.config.update('jax_compilation_cache_dir', cache)
@@ -32,15 +37,28 @@ def _enable_compilation_cache() -> None:
 
 class _Parser(argparse.ArgumentParser):
   def error(self, message: str) -> None:  # one line, not usage + line
-    self.exit(2, f'{self.prog}: error: {message}\n')
+    self.exit(EXIT_BAD_INPUT, f'{self.prog}: error: {message}\n')
+
+
+def _version() -> str:
+  from importlib.metadata import PackageNotFoundError, version
+
+  try:
+    return version('jaxgan')
+  except PackageNotFoundError:  # run from a source tree
+    return 'unknown (not installed)'
 
 
 def _train_parser() -> argparse.ArgumentParser:
+  from jaxgan import config as config_lib
+
   parser = _Parser(
-    formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     prog='jaxgan-train',
-    description='Train a GAN. Writes config.json, metrics.jsonl, summary.json and plots into the workdir.',
+    description='Train a GAN, or resume the run in --workdir. Writes config.json, metrics.jsonl, checkpoints, '
+    'summary.json and pictures into the workdir. Exit status: 0 finished, 1 failed, 2 bad input, '
+    '75 stopped with a checkpoint (run the same command to resume), 130 stopped at once.',
   )
+  parser.add_argument('--version', action='version', version=f'%(prog)s {_version()}')
   parser.add_argument(
     '--config',
     default=DEFAULT_CONFIG,
@@ -48,15 +66,23 @@ def _train_parser() -> argparse.ArgumentParser:
     f'default {DEFAULT_CONFIG}',
   )
   parser.add_argument(
-    '--data', help='data source, overriding the config: normal, digits, FILE.npz, DIR or tfds:NAME[:SPLIT]'
+    '--data', help="data source: normal, digits, FILE.npz, DIR or tfds:NAME[:SPLIT]; default the config's"
   )
   parser.add_argument(
     '--workdir', help='run directory, created if needed; a checkpoint in it is resumed; default runs/CONFIG'
   )
-  parser.add_argument('--steps', type=int, help='training steps (train.steps)')
-  parser.add_argument('--seed', type=int, help='random seed (train.seed)')
+  parser.add_argument('--steps', type=int, help="training steps (train.steps); default the config's")
   parser.add_argument(
-    '--max-time', type=_duration, help='stop with a checkpoint after this long, e.g. 90s, 5m, 1h30m (train.max_seconds)'
+    '--extend',
+    action='store_true',
+    help='let --steps re-plan a resumed run whose learning rate decays (the schedule then spans the new count)',
+  )
+  parser.add_argument('--seed', type=int, help="random seed (train.seed); default the config's")
+  parser.add_argument(
+    '--max-time',
+    type=_duration,
+    help='stop after the step in flight once this long has passed, with a checkpoint (exit 75), '
+    'e.g. 90s, 5m, 1h30m (train.max_seconds); default no limit',
   )
   parser.add_argument(
     '--set',
@@ -65,12 +91,14 @@ def _train_parser() -> argparse.ArgumentParser:
     default=[],
     metavar='SECTION.KEY=VALUE',
     help='override a config value, e.g. --set optim.g_lr=2e-4 (repeatable); sections: '
-    + ', '.join(f.name for f in dataclasses.fields(config_lib.Config)),
+    + ', '.join(config_lib.Config.__dataclass_fields__),
   )
   return parser
 
 
-def _resolve_config(args: argparse.Namespace) -> config_lib.Config:
+def _resolve_config(args: argparse.Namespace) -> 'Config':
+  from jaxgan import config as config_lib
+
   config = config_lib.load(args.config)
   assignments = list(args.overrides)
   if args.steps is not None:
@@ -86,27 +114,45 @@ def _resolve_config(args: argparse.Namespace) -> config_lib.Config:
   return config_lib.validate(config)
 
 
-def train_main(argv: Sequence[str] | None = None) -> int:
+def _guarded(prog: str, main: Callable[[Sequence[str] | None], int]) -> Callable[[Sequence[str] | None], int]:
+  """main, with a Ctrl-C at any point (loading JAX too) reported in one line."""
+
+  def run(argv: Sequence[str] | None = None) -> int:
+    try:
+      return main(argv)
+    except KeyboardInterrupt as e:
+      print(f'{prog}: {e or "interrupted"}', file=sys.stderr)
+      return EXIT_INTERRUPTED
+
+  run.__doc__ = main.__doc__
+  return run
+
+
+def _train(argv: Sequence[str] | None = None) -> int:
   """`jaxgan-train`: parse, train, report one line per failure."""
   parser = _train_parser()
   args = parser.parse_args(argv)
+  from jaxgan import parallel
+  from jaxgan.config import ConfigError
+  from jaxgan.loop import RunError, train
+
   _enable_compilation_cache()
   parallel.initialize_from_environment()  # several hosts, when the environment says so
   try:
     config = _resolve_config(args)
     name = args.config.rsplit('/', 1)[-1].removesuffix('.py')
     workdir = args.workdir or f'runs/{name}'
-    summary = train(config, workdir)
+    summary = train(config, workdir, extend=args.extend)
   except (ConfigError, RunError) as e:
     print(f'jaxgan-train: error: {e}', file=sys.stderr)
-    return 2 if isinstance(e, ConfigError) else 1
-  except KeyboardInterrupt:
-    print('jaxgan-train: interrupted', file=sys.stderr)
-    return 130
+    return EXIT_BAD_INPUT if isinstance(e, ConfigError) else EXIT_FAILED
   if 'stopped' in summary:
-    print(f'stopped at step {summary["step"]} ({summary["stopped"]}); checkpoint saved: run the same command to resume')
-  else:
-    print(f'wrote {workdir}: ' + ', '.join(f'{k} {v:.4g}' for k, v in summary.items() if isinstance(v, float)))
+    print(
+      f'stopped at step {summary["step"]} of {summary["steps"]} ({summary["stopped"]}); checkpoint, summary and '
+      f'pictures written to {workdir}: run the same command to resume'
+    )
+    return EXIT_STOPPED
+  print(f'wrote {workdir}: ' + ', '.join(f'{k} {v:.4g}' for k, v in summary.items() if isinstance(v, float)))
   return 0
 
 
@@ -130,43 +176,56 @@ def _duration(text: str) -> float:
   return seconds
 
 
-def sample_main(argv: Sequence[str] | None = None) -> int:
-  """`jaxgan-sample`: samples of a run's EMA generator, as .npz or a PNG grid."""
+def _sample(argv: Sequence[str] | None = None) -> int:
+  """`jaxgan-sample`: samples of a run's EMA generator, as .npz or a PNG grid; changes nothing in the run."""
   parser = _Parser(prog='jaxgan-sample', description="Sample a trained run's EMA generator (latest checkpoint).")
+  parser.add_argument('--version', action='version', version=f'%(prog)s {_version()}')
   parser.add_argument('--workdir', required=True, help='the run directory of jaxgan-train')
   parser.add_argument('--num', type=int, default=64, help='number of samples; default 64')
   parser.add_argument('--seed', type=int, default=0, help='latent seed; default 0')
   out = parser.add_mutually_exclusive_group(required=True)
   out.add_argument('--out', help='write FILE.npz: images uint8 [N, H, W, C], or samples float32 [N, D]')
-  out.add_argument('--grid', help='write a PNG grid of the samples (image runs)')
+  out.add_argument('--grid', help='write FILE.png, a grid of the samples (image runs)')
   args = parser.parse_args(argv)
   if args.num <= 0:
     parser.error(f'--num must be positive, got {args.num}')
-  from jaxgan import images
-  from jaxgan.sample import sample
-
+  if not 0 <= args.seed < 2**32:
+    parser.error(f'--seed must be in [0, {2**32 - 1}], got {args.seed}')
   target = Path(args.out or args.grid).expanduser()
-  if args.out and target.suffix != '.npz':
-    parser.error(f'--out must name a .npz file, got {args.out}')
+  if target.suffix.lower() != ('.npz' if args.out else '.png'):
+    parser.error(f'--{"out" if args.out else "grid"} must name a {".npz" if args.out else ".png"} file, got {target}')
+  import numpy as np
+
+  from jaxgan import images
+  from jaxgan.checkpoint import CheckpointError
+  from jaxgan.config import ConfigError
+  from jaxgan.data import DataError
+  from jaxgan.sample import sample
+  from jaxgan.workdir import RunError
+
   try:
     samples, is_image = sample(args.workdir, args.num, args.seed)
     if args.grid and not is_image:
       raise RunError('--grid needs an image run; use --out FILE.npz for low-dimensional samples')
+  except (ConfigError, RunError, CheckpointError, DataError) as e:
+    print(f'jaxgan-sample: error: {e}', file=sys.stderr)
+    return EXIT_FAILED
+  try:
     target.parent.mkdir(parents=True, exist_ok=True)
     if args.grid:
       grid = images.grid(samples)
       images.save_png(target, grid, images.upscale_for(samples.shape[1]))
     else:
       np.savez_compressed(target, **{'images' if is_image else 'samples': samples})
-  except (ConfigError, RunError, CheckpointError, DataError) as e:
-    print(f'jaxgan-sample: error: {e}', file=sys.stderr)
-    return 1
   except OSError as e:
     print(f'jaxgan-sample: error: cannot write {target}: {e.strerror or e}', file=sys.stderr)
-    return 1
+    return EXIT_FAILED
   print(f'wrote {target}: {len(samples)} samples')
   return 0
 
+
+train_main = _guarded('jaxgan-train', _train)
+sample_main = _guarded('jaxgan-sample', _sample)
 
 if __name__ == '__main__':
   sys.exit(train_main())

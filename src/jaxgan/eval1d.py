@@ -13,7 +13,7 @@ metrics.jsonl, so a stopped and resumed run draws the whole run.
 import functools
 import string
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
@@ -26,6 +26,9 @@ from jaxgan.data import NormalSource
 from jaxgan.losses import discriminator_loss
 from jaxgan.state import GANState, Variables, discriminate, generate
 from jaxgan.writer import read_metrics
+
+if TYPE_CHECKING:
+  from matplotlib.figure import Figure
 
 _EPS = 1e-7  # D is clipped to [eps, 1 - eps] inside logarithms
 # A fitted D counts as converged when its loss is within this many nats of the
@@ -187,49 +190,52 @@ class Evaluator1D:
 
   def save_plots(self, workdir: Path) -> None:
     """Writes panels.png (the paper's figure, with D*) and curves.png (JS and V)."""
-    import matplotlib
-
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
     if self.panels:
-      fig, axes = plt.subplots(1, len(self.panels), figsize=(4 * len(self.panels), 3.8), squeeze=False)
-      for i, (ax, p) in enumerate(zip(axes[0], self.panels, strict=True)):
-        keep = _highest_density_mask((p['p_real'] + p['p_gen']) / 2, 0.9999)
-        lo, hi = p['x'][keep].min(), p['x'][keep].max()
-        ax.plot(p['x'], p['p_real'], 'k--', label='data $p_r$')
-        ax.plot(p['x'], p['p_gen'], 'g-', label='generator $p_g$')
-        ax.plot(p['x'], p['d_game'], 'b--', label='D (game)')
-        ax.plot(p['x'], p['d_star'], color='tab:orange', ls=':', lw=2, label='$D^* = p_r/(p_r+p_g)$')
-        ax.plot(p['x'], p['d_fit'], color='tab:purple', lw=0.8, label='D trained to convergence')
-        ax.axhline(0.5, color='grey', lw=0.5)
-        ax.set_xlim(lo - 0.5, hi + 0.5)
-        ax.set_title(f'({string.ascii_lowercase[i]}) step {p["step"]}')
-        ax.text(
-          0.02,
-          0.98,
-          f'JS {p["js_divergence"]:.3g}\n|D-D*| {p["mean_abs_d_minus_dstar"]:.3f}',
-          transform=ax.transAxes,
-          va='top',
-          fontsize=8,
-        )
-      fig.legend(*axes[0, 0].get_legend_handles_labels(), loc='lower center', ncol=5, fontsize=8)
-      fig.tight_layout(rect=(0, 0.08, 1, 1))
-      fig.savefig(workdir / 'panels.png', dpi=120)
-      plt.close(fig)
-
+      _panels_figure(self.panels).savefig(workdir / 'panels.png', dpi=120)
     if self.curve:
-      steps = [c['step'] for c in self.curve]
-      fig, (ax_js, ax_v) = plt.subplots(1, 2, figsize=(10, 3.4))
-      ax_js.semilogy(steps, [max(c['js_divergence'], 1e-6) for c in self.curve], 'g-')
-      ax_js.set(xlabel='step', ylabel='nats', title='JS($p_r$ || $p_g$)')
-      ax_v.plot(steps, [c['value'] for c in self.curve], 'b-', label='V(D, G)')
-      ax_v.axhline(theory.MINUS_LOG4, color='k', ls='--', label='$-\\log 4$')
-      ax_v.set(xlabel='step', title='value of the game')
-      ax_v.legend()
-      fig.tight_layout()
-      fig.savefig(workdir / 'curves.png', dpi=120)
-      plt.close(fig)
+      _curves_figure(self.curve).savefig(workdir / 'curves.png', dpi=120)
+
+
+def _panels_figure(panels: list[dict[str, Any]]) -> 'Figure':
+  """The paper's figure, one panel per entry: p_r, p_g, D, D* and the fitted D; JS and |D - D*| in each title."""
+  from matplotlib.figure import Figure
+
+  fig = Figure(figsize=(4 * len(panels), 4.2))
+  axes = fig.subplots(1, len(panels), squeeze=False)[0]
+  for i, (ax, p) in enumerate(zip(axes, panels, strict=True)):
+    keep = _highest_density_mask((p['p_real'] + p['p_gen']) / 2, 0.9999)
+    lo, hi = p['x'][keep].min(), p['x'][keep].max()
+    ax.plot(p['x'], p['p_real'], 'k--', label='data $p_r$')
+    ax.plot(p['x'], p['p_gen'], 'g-', label='generator $p_g$')
+    ax.plot(p['x'], p['d_game'], 'b--', label='D (game)')
+    ax.plot(p['x'], p['d_star'], color='tab:orange', ls=':', lw=2, label='$D^* = p_r/(p_r+p_g)$')
+    ax.plot(p['x'], p['d_fit'], color='tab:purple', lw=0.8, label='D trained to convergence')
+    ax.axhline(0.5, color='grey', lw=0.5)
+    ax.set_xlim(lo - 0.5, hi + 0.5)
+    # The statistics go in the title, above the plotting area, where no curve can run over them.
+    stats = f'JS {p["js_divergence"]:.3g}    mean |D - D*| {p["mean_abs_d_minus_dstar"]:.3f}'
+    ax.set_title(f'({string.ascii_lowercase[i]}) step {p["step"]}\n{stats}', fontsize=10)
+    ax.set(xlabel='x', ylabel='density / D(x)')
+  fig.legend(*axes[0].get_legend_handles_labels(), loc='lower center', ncol=5, fontsize=8)
+  fig.tight_layout(rect=(0, 0.07, 1, 1))
+  return fig
+
+
+def _curves_figure(curve: list[dict[str, Any]]) -> 'Figure':
+  """JS(p_r || p_g) and V(D, G) against the step."""
+  from matplotlib.figure import Figure
+
+  fig = Figure(figsize=(10, 3.4))
+  ax_js, ax_v = fig.subplots(1, 2)
+  steps = [c['step'] for c in curve]
+  ax_js.semilogy(steps, [max(c['js_divergence'], 1e-6) for c in curve], 'g-')
+  ax_js.set(xlabel='step', ylabel='nats', title='JS($p_r$ || $p_g$)')
+  ax_v.plot(steps, [c['value'] for c in curve], 'b-', label='V(D, G)')
+  ax_v.axhline(theory.MINUS_LOG4, color='k', ls='--', label='$-\\log 4$')
+  ax_v.set(xlabel='step', ylabel='V(D, G) (nats)', title='value of the game')
+  ax_v.legend()
+  fig.tight_layout()
+  return fig
 
 
 @functools.partial(jax.jit, static_argnums=(2, 3, 4, 5))

@@ -48,6 +48,19 @@ def read_png(path: Path) -> np.ndarray:
   return array if array.ndim == 3 else array[..., None]
 
 
+def caption(image: np.ndarray, text: str) -> np.ndarray:
+  """uint8 `image` [H, W, C] below a white strip with `text` in black, sized to stay legible at any width."""
+  from PIL import Image, ImageDraw, ImageFont
+
+  _, width, channels = image.shape
+  size = max(12, width // 24)
+  strip = Image.new('L', (width, size * 3 // 2), 255)
+  ImageDraw.Draw(strip).text(
+    (size // 2, strip.height // 2), text, fill=0, font=ImageFont.load_default(size), anchor='lm'
+  )
+  return np.concatenate([np.repeat(np.asarray(strip)[..., None], channels, axis=-1), image])
+
+
 def save_gif(path: Path, frames: list[np.ndarray], scale: int = 1, milliseconds: int = 300) -> None:
   """An animated GIF of uint8 frames [H, W, C], the last one held longer."""
   pils = [_pil(frame, scale) for frame in frames]

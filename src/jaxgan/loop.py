@@ -2,33 +2,41 @@
 
 It writes into the workdir:
   config.json       the resolved config; run.json, the shape of one sample;
-  metrics.jsonl     one JSON object per logged step (`train/...`, `eval/...`, `perf/...`);
+  metrics.jsonl     one JSON object per logged step (`train/...`, `optim/...`, `eval/...`, `perf/...`);
   tensorboard/      the same as TensorBoard event files, and sample grids;
   checkpoints/      orbax checkpoints of the whole state, every train.checkpoint_every steps;
-  summary.json      the final figures; losses.png, the loss curves;
+  summary.json      the final figures (or those of a stopped run); losses.png, the loss curves;
   samples/, samples.gif, samples.png    for image GANs;
   panels.png, curves.png                for 1-D games with a known data density.
 
 Starting again on a workdir with a checkpoint resumes from it, exactly: batch,
 randomness and update order depend only on the step, which the checkpoint holds.
-SIGINT, SIGTERM and train.max_seconds stop training at the next log step with
-a checkpoint.
+A resumed run may change only the keys that steer the loop (_RUN_CONTROL);
+re-planning train.steps under a decaying learning rate needs `extend=True`.
+
+Stopping: SIGINT, SIGTERM and train.max_seconds stop training after the step
+in flight (with train.scan, the dispatch in flight), with a checkpoint, the
+summary and the pictures so far; a second signal stops at once, keeping the
+last checkpoint. One live run per workdir: another is refused. A run that
+fails or is stopped before it saved a trained step leaves nothing behind.
 
 On several hosts (jaxgan.parallel.initialize_from_environment first) every
 process runs this same loop on the global arrays and reads its own rows of each
-batch; the workdir must be shared. Process 0 writes the run's files, the others
-write theirs to a scratch folder; checkpoints are written by all together.
+batch; the workdir must be shared. Process 0 holds the workdir and writes the
+run's files, the others write theirs to a scratch folder; checkpoints are
+written by all together, and stops are agreed at log steps.
 """
 
 import contextlib
 import json
 import os
 import signal
+import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
@@ -36,126 +44,129 @@ from jax.experimental import multihost_utils
 
 from jaxgan import config as config_lib
 from jaxgan import parallel
+from jaxgan import workdir as workdir_lib
 from jaxgan.checkpoint import Checkpointer, CheckpointError
 from jaxgan.config import Config
-from jaxgan.data import DataError, NormalSource, make_source
+from jaxgan.data import DataError, NormalSource, Source, make_source
 from jaxgan.eval1d import Evaluator1D
 from jaxgan.samples import SampleGrids
-from jaxgan.state import create_state
+from jaxgan.state import GANState, create_state, learning_rates
 from jaxgan.step import train_step, train_steps
+from jaxgan.workdir import RunError
 from jaxgan.writer import MetricWriter, read_metrics
 
+_PIECE = 100  # steps whose batches one-dispatch-a-step training reads at once
 # Keys that may change when a run resumes: they steer the loop, not the game.
 _RUN_CONTROL = {'train.steps', 'train.log_every', 'train.checkpoint_every', 'train.sample_every', 'train.max_seconds'}
 
 
-class RunError(RuntimeError):
-  """A run that cannot start or go on: unusable workdir or data, a mismatched checkpoint, NaN."""
+class Interrupted(KeyboardInterrupt):
+  """Training stopped at once (a second signal, or one before training began); says what was kept."""
 
 
-def prepare_workdir(workdir: str | os.PathLike) -> Path:
-  """Creates workdir (made absolute: orbax needs it) and checks that it is writable."""
-  path = Path(workdir).expanduser().absolute()
-  try:
-    path.mkdir(parents=True, exist_ok=True)
-    probe = path / f'.jaxgan-write-test-{os.getpid()}'  # one per process: several may share the workdir
-    probe.write_text('')
-    probe.unlink()
-  except OSError as e:
-    raise RunError(f'workdir {path} is not usable: {e.strerror or e}') from e
-  return path
-
-
-def _flatten(tree: dict[str, Any], prefix: str = '') -> dict[str, Any]:
-  flat = {}
-  for key, value in tree.items():
-    if isinstance(value, dict):
-      flat |= _flatten(value, f'{prefix}{key}.')
-    else:
-      flat[f'{prefix}{key}'] = value
-  return flat
-
-
-def _check_same_game(saved: dict[str, Any], config: Config, workdir: Path) -> None:
-  old, new = _flatten(saved), _flatten(json.loads(json.dumps(config_lib.to_dict(config))))
-  changed = sorted(k for k in old.keys() | new.keys() if k not in _RUN_CONTROL and old.get(k) != new.get(k))
-  if changed:
-    k = changed[0]
-    raise RunError(
-      f'config does not match the checkpoint in {workdir} ({k}: {old.get(k)} there, {new.get(k)} now); '
-      'use a new --workdir, or the same config to resume'
-    )
-
-
-def _chunk_ends(start: int, steps: int, log_every: int, events: set[int]) -> list[int]:
-  """Steps after `start` at which the loop stops to log, evaluate or save; ends with `steps`."""
-  ends = {*range(log_every, steps, log_every), *events, steps}
-  return sorted(e for e in ends if start < e <= steps)
-
-
-@contextlib.contextmanager
-def _stop_requests() -> Iterator[list[str]]:
-  """Turns SIGINT and SIGTERM into a request to stop at the next log step."""
-  requests: list[str] = []
-  handled = (signal.SIGINT, signal.SIGTERM)
-  try:
-    previous = {s: signal.signal(s, lambda signum, _: requests.append(signal.Signals(signum).name)) for s in handled}
-  except ValueError:  # not the main thread: no handlers, no graceful stop
-    yield requests
-    return
-  try:
-    yield requests
-  finally:
-    for s, handler in previous.items():
-      signal.signal(s, handler)
-
-
-def _open_run(
-  config: Config, workdir: Path, checkpoints: Checkpointer, fresh_state: Any, sample_shape: tuple[int, ...], out: Path
-) -> tuple[Any, list[str]]:
-  """The state to start from: the latest checkpoint's, or fresh.
-
-  Writes config.json and run.json (the sample shape, so that sampling needs no data) into `out`.
-  """
-  config_path = workdir / 'config.json'
-  if config_path.exists():
-    _check_same_game(json.loads(config_path.read_text()), config, workdir)
-  state, notes = checkpoints.restore_latest(fresh_state)
-  if state is None:
-    if config_path.exists() or (workdir / 'metrics.jsonl').exists():
-      raise RunError(f'{workdir} holds a run but no readable checkpoint to resume; choose a new --workdir')
-    state = fresh_state
-  if jax.process_count() > 1:  # every process has read the workdir before process 0 writes to it
-    multihost_utils.sync_global_devices('jaxgan: run opened')
-  (out / 'config.json').write_text(json.dumps(config_lib.to_dict(config), indent=2) + '\n')
-  (out / 'run.json').write_text(json.dumps({'sample_shape': list(sample_shape)}) + '\n')
-  return state, notes
-
-
-def train(config: Config, workdir: str | os.PathLike, *, progress: bool = True) -> dict[str, Any]:
+def train(config: Config, workdir: str | os.PathLike, *, extend: bool = False, progress: bool = True) -> dict[str, Any]:
   """Trains (or resumes) a GAN as `config` says, writing the run into `workdir`.
 
   Args:
     config: the run's config.
     workdir: the run's directory, created if needed; a checkpoint in it is resumed.
+    extend: let a resumed run change train.steps under a decaying learning-rate
+      schedule (the schedule is re-planned over the new count; a note says how).
     progress: show a progress bar on stderr.
 
   Returns:
-    The summary (also in workdir/summary.json), or, when stopped early by a
-    signal or train.max_seconds, {'stopped': reason, 'step': step}.
+    The summary (also in workdir/summary.json). A run stopped early by a
+    signal or train.max_seconds has 'stopped' (the reason) and 'step' in it.
 
   Raises:
     ConfigError: a config value out of range.
-    RunError: unusable workdir or data, a checkpoint of another config, NaN or Inf.
+    RunError: unusable or busy workdir, unusable data, a checkpoint of another
+      config, NaN or Inf, out of memory.
+    Interrupted: stopped at once by a second SIGINT or SIGTERM.
   """
   start_time = time.perf_counter()
   config = config_lib.validate(config)
-  workdir = prepare_workdir(workdir)
-  with _stop_requests() as stop_requests, _output_dir(workdir) as out:
-    try:
-      return _run(config, workdir, out, progress, start_time, stop_requests)
-    except CheckpointError as e:
-      raise RunError(str(e)) from e
+  workdir, created = workdir_lib.prepare(workdir)
+  run = None
+  try:
+    with _held(workdir), _output_dir(workdir) as out:
+      owner = jax.process_index() == 0
+      try:
+        run = _open_run(config, workdir, extend)
+      except BaseException:
+        if owner and created:
+          workdir_lib.remove_run(workdir, remove_dir=True)
+        raise
+      if run.state.step >= config.train.steps and (workdir / 'summary.json').exists():
+        print(
+          f'jaxgan: {workdir} already finished {config.train.steps} steps; give a larger --steps to train on',
+          flush=True,
+        )
+        return json.loads((workdir / 'summary.json').read_text())
+      try:
+        (out / 'config.json').write_text(json.dumps(config_lib.to_dict(config), indent=2) + '\n')
+        (out / 'run.json').write_text(json.dumps({'sample_shape': list(run.source.sample_shape)}) + '\n')
+        return _loop(config, run, out, progress, start_time)
+      except BaseException:
+        if owner and not _trained(run.checkpoints):  # a run that never saved a trained step leaves nothing
+          workdir_lib.remove_run(workdir, remove_dir=created)
+        raise
+  except BaseException as e:
+    reported = _reported(e, config, run)
+    if reported is e:
+      raise
+    raise reported from e
+
+
+class _Run(NamedTuple):
+  """An opened run: its data, mesh, checkpoints and the state to go on from."""
+
+  source: Source
+  mesh: jax.sharding.Mesh | None
+  checkpoints: Checkpointer
+  state: GANState
+
+
+def _trained(checkpoints: Checkpointer) -> bool:
+  return any(step > 0 for step in checkpoints.steps())
+
+
+def _reported(error: BaseException, config: Config, run: _Run | None) -> BaseException:
+  """The error a caller sees: a RunError in one line where the cause is known."""
+  if isinstance(error, KeyboardInterrupt) and not isinstance(error, Interrupted):
+    kept = run and run.checkpoints.steps()
+    if kept and _trained(run.checkpoints):
+      return Interrupted(f'stopped at once; checkpoint {kept[-1]} is kept: run the same command to resume')
+    return Interrupted('stopped before the first checkpoint; nothing was kept')
+  if isinstance(error, CheckpointError):
+    return RunError(str(error))
+  out_of_memory = isinstance(error, MemoryError) or (
+    isinstance(error, jax.errors.JaxRuntimeError) and 'RESOURCE_EXHAUSTED' in str(error)
+  )
+  if out_of_memory:
+    size = config.train.batch_size
+    return RunError(
+      f'out of memory at train.batch_size={size} ({str(error).strip().splitlines()[0][:120]}); '
+      f'lower it, e.g. --set train.batch_size={max(1, size // 2)}'
+    )
+  return error
+
+
+@contextlib.contextmanager
+def _held(workdir: Path) -> Iterator[None]:
+  """Holds the workdir for this run (process 0 locks it for all); refuses one held by a live run."""
+  with contextlib.ExitStack() as stack:
+    refusal = None
+    if jax.process_index() == 0:
+      try:
+        stack.enter_context(workdir_lib.lock(workdir))
+      except RunError as e:
+        refusal = e
+    if jax.process_count() > 1 and multihost_utils.broadcast_one_to_all(np.int32(refusal is not None)):
+      refusal = refusal or RunError(f'{workdir} is in use by a live run (told by process 0)')
+    if refusal:
+      raise refusal
+    yield
 
 
 @contextlib.contextmanager
@@ -169,9 +180,56 @@ def _output_dir(workdir: Path) -> Iterator[Path]:
       yield Path(scratch)
 
 
-def _run(
-  config: Config, workdir: Path, out: Path, progress: bool, start_time: float, stop_requests: list[str]
-) -> dict[str, Any]:
+def _flatten(tree: dict[str, Any], prefix: str = '') -> dict[str, Any]:
+  flat = {}
+  for key, value in tree.items():
+    if isinstance(value, dict):
+      flat |= _flatten(value, f'{prefix}{key}.')
+    else:
+      flat[f'{prefix}{key}'] = value
+  return flat
+
+
+def _check_same_game(saved: Config, config: Config, workdir: Path) -> None:
+  old, new = _flatten(config_lib.to_dict(saved)), _flatten(config_lib.to_dict(config))
+  changed = sorted(k for k in old.keys() | new.keys() if k not in _RUN_CONTROL and old.get(k) != new.get(k))
+  if changed:
+    k = changed[0]
+    raise RunError(
+      f'config does not match the checkpoint in {workdir} ({k}: {old.get(k)} there, {new.get(k)} now); '
+      'use a new --workdir, or the same config to resume'
+    )
+
+
+def _check_plan(saved: Config, config: Config, step: int, extend: bool, workdir: Path) -> str | None:
+  """Refuses a train.steps that the saved state cannot follow; returns a note on a changed plan."""
+  before, after = saved.train.steps, config.train.steps
+  if after < step:
+    raise RunError(
+      f'{workdir} has trained {step} steps, more than train.steps={after}; '
+      f'to train on, give --steps {max(before, step)} or more; to read it, use jaxgan-sample'
+    )
+  if after == before:
+    return None
+  schedule = config.optim.schedule
+  if schedule == 'constant':
+    return f'train.steps {before} -> {after}: training on from step {step} (constant learning rates)'
+  old, new = learning_rates(saved, step)['g_lr'], learning_rates(config, step)['g_lr']
+  change = f"G's learning rate at step {step}: {old:.3g} -> {new:.3g}"
+  if not extend:
+    raise RunError(
+      f'{workdir} was planned for {before} steps with a {schedule} learning-rate schedule; --steps {after} would '
+      f're-plan it ({change}): add --extend to do so, or keep --steps {before}'
+    )
+  return f'extending {workdir} from {before} to {after} steps: the {schedule} schedule now spans {after} ({change})'
+
+
+def _open_run(config: Config, workdir: Path, extend: bool) -> _Run:
+  """The run's data, mesh, checkpoints and the state to start from (the latest checkpoint's, or fresh).
+
+  Writes nothing of the run, but moves unreadable checkpoints aside, and
+  removes a run that never saved a trained step (it is started afresh).
+  """
   t = config.train
   try:
     source = make_source(config.data, t.seed)
@@ -179,87 +237,196 @@ def _run(
     raise RunError(str(e)) from e
   # Several devices: the batch split over them, the state replicated (jaxgan.parallel).
   mesh = parallel.data_mesh() if jax.device_count() > 1 else None
-  rows = t.batch_size * config.game.d_steps
   if mesh:
     try:
       parallel.process_rows(t.batch_size)  # each D update's batch splits evenly
     except ValueError as e:
       raise RunError(f'train.batch_size: {e}') from e
-    local_rows = parallel.process_rows(rows)
-  init_key, eval_key = jax.random.split(jax.random.key(t.seed))
+  saved = workdir_lib.read_config(workdir)
   checkpoints = Checkpointer(workdir / 'checkpoints')
+  notes = []
+  if saved and not _trained(checkpoints) and not list(workdir.glob('corrupt-checkpoint-*')):
+    if jax.process_index() == 0:
+      workdir_lib.remove_run(workdir, remove_dir=False)
+      checkpoints = Checkpointer(workdir / 'checkpoints')
+    notes.append(f'{workdir} held a run that never saved a trained step; starting it afresh')
+    saved = None
+  if saved:
+    _check_same_game(saved, config, workdir)
+  init_key = jax.random.split(jax.random.key(t.seed))[0]
   fresh = create_state(config, init_key, source.sample_shape)
   if mesh:
     fresh = parallel.replicate(fresh, mesh)  # restored arrays take the target's sharding
-  state, notes = _open_run(config, workdir, checkpoints, fresh, source.sample_shape, out)
+  state, set_aside = checkpoints.restore_latest(fresh)
+  notes += set_aside
+  if state is None:
+    if saved or (workdir / 'metrics.jsonl').exists():
+      raise RunError(f'{workdir} holds a run but no readable checkpoint to resume; choose a new --workdir')
+    state = fresh
+  elif saved:
+    step = int(state.step)
+    plan = _check_plan(saved, config, step, extend, workdir)
+    notes += [plan] if plan else [f'resuming from step {step}'] if step < t.steps else []
+  try:
+    source.batches(int(state.step), 1, t.batch_size * config.game.d_steps)  # the data serves this run's batches
+  except DataError as e:
+    raise RunError(str(e)) from e
+  if jax.process_count() > 1:  # every process has read the workdir before process 0 writes to it
+    multihost_utils.sync_global_devices('jaxgan: run opened')
+  for note in notes:
+    print(f'jaxgan: {note}', flush=True)
+  return _Run(source, mesh, checkpoints, state)
+
+
+def _chunk_ends(start: int, steps: int, log_every: int, events: set[int]) -> list[int]:
+  """Steps after `start` at which the loop stops to log, evaluate or save; ends with `steps`."""
+  ends = {*range(log_every, steps, log_every), *events, steps}
+  return sorted(e for e in ends if start < e <= steps)
+
+
+class _Stop:
+  """Stop requests: SIGINT and SIGTERM, and the train.max_seconds deadline.
+
+  The first signal asks training to stop after the step in flight (and says
+  so at once); a second stops at once, raising KeyboardInterrupt, though not
+  inside a checkpoint save (then right after it).
+  """
+
+  def __init__(self, max_seconds: float, start_time: float):
+    self.reason: str | None = None
+    self._max_seconds, self._deadline = max_seconds, start_time + max_seconds if max_seconds else float('inf')
+    self._saving = self._stop_after_save = False
+
+  def requested(self) -> str | None:
+    """Why training should stop now, or None."""
+    if self.reason is None and time.perf_counter() > self._deadline:
+      self.reason = f'max time ({self._max_seconds:g} s)'
+    return self.reason
+
+  def _on_signal(self, signum: int, _: Any) -> None:
+    name = signal.Signals(signum).name
+    if self.reason is None:
+      self.reason = name
+      print(
+        f'\njaxgan: {name}: stopping after the step in flight, with a checkpoint; {name} again stops at once',
+        file=sys.stderr,
+        flush=True,
+      )
+    elif self._saving:
+      self._stop_after_save = True
+    else:
+      raise KeyboardInterrupt
+
+  @contextlib.contextmanager
+  def handling_signals(self) -> Iterator['_Stop']:
+    handled = (signal.SIGINT, signal.SIGTERM)
+    try:
+      previous = {s: signal.signal(s, self._on_signal) for s in handled}
+    except ValueError:  # not the main thread: no handlers, no graceful stop
+      yield self
+      return
+    try:
+      yield self
+    finally:
+      for s, handler in previous.items():
+        signal.signal(s, handler)
+
+  @contextlib.contextmanager
+  def deferred(self) -> Iterator[None]:
+    """A second signal during the block (a checkpoint save) takes effect after it."""
+    self._saving = True
+    try:
+      yield
+    finally:
+      self._saving = False
+    if self._stop_after_save:
+      raise KeyboardInterrupt
+
+
+def _loop(config: Config, run: _Run, out: Path, progress: bool, start_time: float) -> dict[str, Any]:
+  t = config.train
+  source, mesh, checkpoints, state = run
+  rows = t.batch_size * config.game.d_steps
+  local_rows = parallel.process_rows(rows) if mesh else None
+
+  def batches(start: int, num_steps: int) -> Any:
+    try:
+      batches = source.batches(start, num_steps, rows)
+      return parallel.shard_batches(batches[:, local_rows], mesh) if mesh else batches
+    except DataError as e:
+      raise RunError(str(e)) from e
+
+  def chunk_of_steps(
+    state: GANState, start: int, end: int, should_stop: Callable[[], Any] | None
+  ) -> tuple[GANState, dict[str, np.ndarray]]:
+    """Steps start..end: one dispatch (train.scan), or one a step, the data read _PIECE steps at a time."""
+    if t.scan:
+      state, metrics = train_steps(state, batches(start, end - start))
+      return state, jax.device_get(metrics)
+    pieces = []
+    for piece_start in range(start, end, _PIECE):
+      num_steps = min(_PIECE, end - piece_start)
+      state, piece = _step_by_step(state, batches(piece_start, num_steps), should_stop)
+      pieces.append(piece)
+      if len(piece['d_loss']) < num_steps:  # stopped early
+        break
+    return state, {name: np.concatenate([p[name] for p in pieces]) for name in pieces[0]}
+
   xla_convs_on_cpu = (
     config.model.architecture == 'dcgan' and config.model.conv_impl == 'lax' and jax.default_backend() == 'cpu'
   )
   if t.scan and xla_convs_on_cpu:
-    notes.append(
-      "train.scan with model.conv_impl=lax: XLA's CPU convolution gradients run many times slower inside "
-      'lax.scan (jax-ml/jax#12868); set train.scan=False or model.conv_impl=auto'
+    print(
+      "jaxgan: train.scan with model.conv_impl=lax: XLA's CPU convolution gradients run many times slower inside "
+      'lax.scan (jax-ml/jax#12868); set train.scan=False or model.conv_impl=auto',
+      flush=True,
     )
-  for note in notes:
-    print(f'jaxgan: {note}', flush=True)
   step = int(state.step)
-  if step == 0:
-    checkpoints.save(state)
-  summary_path = workdir / 'summary.json'
-  if step >= t.steps and summary_path.exists():
-    print(f'jaxgan: {workdir} already finished {step} steps; raise train.steps to train on', flush=True)
-    return json.loads(summary_path.read_text())
-
-  writer = MetricWriter(out, step, t.steps, progress and out == workdir)
+  writer = MetricWriter(out, step, t.steps, progress and jax.process_index() == 0)
+  eval_key = jax.random.split(jax.random.key(t.seed))[1]
   if isinstance(source, NormalSource):
     evaluator = Evaluator1D(config.eval, source, eval_key, t.steps, out)
   else:
     evaluator = SampleGrids(out, writer, eval_key, t.sample_every, t.steps)
   evaluator(state, step)
-  stopped = None
   last_logged = read_metrics(out / 'metrics.jsonl')
   metrics = last_logged[-1] if last_logged else {}
+  stopped = None
   finished = False
-  try:
-    for end in _chunk_ends(step, t.steps, t.log_every, evaluator.events() | {*range(0, t.steps, t.checkpoint_every)}):
-      chunk_start = time.perf_counter()
-      try:
-        batches = source.batches(step, end - step, rows)
-        if mesh:
-          batches = parallel.shard_batches(batches[:, local_rows], mesh)
-      except DataError as e:
-        raise RunError(str(e)) from e
-      state, chunk = train_steps(state, batches) if t.scan else _step_by_step(state, batches)
-      chunk = jax.device_get(chunk)
-      _check_finite(chunk, step, checkpoints)
-      seconds = time.perf_counter() - chunk_start
-      images = (end - step) * t.batch_size
-      step = end
-      metrics = {f'train/{name}': float(np.mean(values)) for name, values in chunk.items()}
-      metrics['perf/images_per_second'] = images / seconds
-      metrics |= {f'eval/{name}': value for name, value in evaluator(state, step).items()}
-      writer.write(step, metrics)
-      if step < t.steps and stop_requests:
-        stopped = stop_requests[0]
-      elif step < t.steps and t.max_seconds and time.perf_counter() - start_time > t.max_seconds:
-        stopped = f'max time ({t.max_seconds:g} s)'
-      stopped = _stop_together(stopped)
-      if step % t.checkpoint_every == 0 or step == t.steps or stopped:
-        checkpoints.save(state)
-      if stopped:
-        break
-    finished = True
-  finally:
-    writer.close(keep_progress=finished)
+  # One process: stop requests are checked after every step; several: at log steps, agreed by all.
+  with _Stop(t.max_seconds, start_time).handling_signals() as stop:
+    try:
+      for end in _chunk_ends(step, t.steps, t.log_every, evaluator.events() | {*range(0, t.steps, t.checkpoint_every)}):
+        chunk_start = time.perf_counter()
+        state, chunk = chunk_of_steps(state, step, end, stop.requested if jax.process_count() == 1 else None)
+        _check_finite(chunk, step, checkpoints)
+        done = len(chunk['d_loss'])
+        seconds = time.perf_counter() - chunk_start
+        step += done
+        metrics = {f'train/{name}': float(np.mean(values)) for name, values in chunk.items()}
+        metrics |= {f'optim/{name}': rate for name, rate in learning_rates(config, step - 1).items()}
+        metrics['perf/images_per_second'] = done * t.batch_size / seconds
+        metrics |= {f'eval/{name}': value for name, value in evaluator(state, step).items()}
+        writer.write(step, metrics)
+        stopped = _stop_together(stop.requested() if step < t.steps else None)
+        if step % t.checkpoint_every == 0 or step == t.steps or stopped:
+          with stop.deferred():
+            checkpoints.save(state)
+        if stopped:
+          break
+      finished = True
+    finally:
+      writer.close(keep_progress=finished)
 
-  if stopped:
-    return {'stopped': stopped, 'step': step}
   summary = {
     **evaluator.finish(state),
     **{k.removeprefix('train/'): v for k, v in metrics.items() if k.startswith('train/')},
+    'step': step,
     'steps': t.steps,
     'wall_seconds': time.perf_counter() - start_time,
   }
+  if stopped:
+    summary['stopped'] = stopped
   _plot_losses(out)
   (out / 'summary.json').write_text(json.dumps(summary, indent=2) + '\n')
   return summary
@@ -274,8 +441,12 @@ def _stop_together(stopped: str | None) -> str | None:
   return None
 
 
-def _step_by_step(state: Any, batches: np.ndarray) -> tuple[Any, dict[str, np.ndarray]]:
+def _step_by_step(
+  state: GANState, batches: np.ndarray, should_stop: Callable[[], Any] | None = None
+) -> tuple[GANState, dict[str, np.ndarray]]:
   """What train_steps does, one dispatch per step; metrics stacked, [K].
+
+  Returns early, after the step in flight, once `should_stop()` is true.
 
   The host runs at most one step ahead of the devices. Further ahead, XLA's CPU
   client (jax 0.10) can deadlock a step over several devices: each device's
@@ -289,6 +460,8 @@ def _step_by_step(state: Any, batches: np.ndarray) -> tuple[Any, dict[str, np.nd
     if metrics:
       jax.block_until_ready(metrics[-1])
     metrics.append(step_metrics)
+    if should_stop and should_stop():
+      break
   return state, jax.tree.map(lambda *m: np.stack(m), *metrics)
 
 
@@ -296,10 +469,11 @@ def _check_finite(chunk: dict[str, np.ndarray], start: int, checkpoints: Checkpo
   for name, values in chunk.items():
     if not np.all(np.isfinite(values)):
       bad = start + int(np.argmin(np.isfinite(values))) + 1
-      last = checkpoints.steps()[-1] if checkpoints.steps() else None
+      kept = [s for s in checkpoints.steps() if s > 0]
+      where = f'last good checkpoint: step {kept[-1]} in {checkpoints.directory}' if kept else 'no checkpoint was kept'
       raise RunError(
-        f'{name} became {values[bad - start - 1]} at step {bad}; training stopped, last good checkpoint: step {last} '
-        f'in {checkpoints.directory}; lower the learning rates or check the data'
+        f'{name} became {values[bad - start - 1]} at step {bad}; training stopped, {where}; '
+        'lower the learning rates or check the data'
       )
 
 
@@ -318,8 +492,8 @@ def _plot_losses(workdir: Path) -> None:
   for key, label in [('train/d_real', 'D(x)'), ('train/d_fake', 'D(G(z))')]:
     ax_d.plot(steps, [r[key] for r in rows], label=label)
   ax_d.axhline(0.5, color='grey', lw=0.5)
-  for ax, title in [(ax_loss, 'losses'), (ax_d, 'discriminator outputs')]:
-    ax.set(xlabel='step', title=title)
+  for ax, title, ylabel in [(ax_loss, 'losses', 'loss'), (ax_d, 'discriminator outputs', 'D output (probability)')]:
+    ax.set(xlabel='step', ylabel=ylabel, title=title)
     ax.legend()
   fig.tight_layout()
   fig.savefig(workdir / 'losses.png', dpi=100)

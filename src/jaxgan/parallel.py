@@ -21,7 +21,7 @@ every process the same --workdir on a shared file system); in your own loop:
 Each process reads only its rows of every global batch; tests/parallel_worker.py
 runs this in two processes. On CPU devices keep the host at most a step or two
 ahead (block on the previous step's metrics, as jaxgan-train does): further
-ahead, XLA's CPU client can deadlock a multi-device step (jaxgan/train.py says how).
+ahead, XLA's CPU client can deadlock a multi-device step (jaxgan/loop.py says how).
 """
 
 import os

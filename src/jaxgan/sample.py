@@ -7,27 +7,35 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from jaxgan import config as config_lib
+from jaxgan import workdir as workdir_lib
 from jaxgan.checkpoint import Checkpointer
 from jaxgan.config import Config
 from jaxgan.state import GANState, create_state, generate
-from jaxgan.train import RunError
+from jaxgan.workdir import RunError
 
 
 def load_run(workdir: str | os.PathLike) -> tuple[Config, GANState]:
-  """The config and the latest good checkpoint's state of the run in `workdir`."""
+  """The config and the latest good checkpoint's state of the run in `workdir`; changes nothing there."""
   path = Path(workdir).expanduser().absolute()
-  config_path = path / 'config.json'
-  if not config_path.is_file():
+  config = workdir_lib.read_config(path)
+  if config is None:
     raise RunError(f'{path} holds no run (no config.json); give the --workdir of a jaxgan-train run')
-  config = config_lib.from_dict(Config, json.loads(config_path.read_text()))
-  shape = tuple(json.loads((path / 'run.json').read_text())['sample_shape'])  # no need to read the data
+  try:
+    shape = tuple(json.loads((path / 'run.json').read_text())['sample_shape'])  # no need to read the data
+  except (OSError, ValueError, KeyError, TypeError) as e:
+    raise RunError(
+      f'{path}/run.json is missing or unreadable ({type(e).__name__}); it holds the shape of one sample, '
+      'e.g. {"sample_shape": [8, 8, 1]}'
+    ) from e
   fresh = create_state(config, jax.random.key(config.train.seed), shape)
-  state, notes = Checkpointer(path / 'checkpoints').restore_latest(fresh)
+  state, notes = Checkpointer(path / 'checkpoints', read_only=True).restore_latest(fresh)
   for note in notes:
     print(f'jaxgan: {note}')
-  if state is None:
-    raise RunError(f'{path} holds no checkpoint yet')
+  if state is None or int(state.step) == 0:
+    raise RunError(
+      f'{path} has no trained checkpoint yet (one is saved every train.checkpoint_every steps, '
+      'at the end and when a run is stopped); train it first'
+    )
   return config, state
 
 

@@ -13,7 +13,7 @@ _generate = jax.jit(generate)
 
 
 class SampleGrids:
-  """Every `every` steps: samples/step_NNNNNNN.png and a TensorBoard image; a GIF at the end."""
+  """Every `every` steps: samples/step_NNNNNNN.png and a TensorBoard image; GIF and final grid captioned at the end."""
 
   def __init__(self, workdir: Path, writer: MetricWriter, key: jax.Array, every: int, total_steps: int, num: int = 64):
     self.dir = workdir / 'samples'
@@ -28,16 +28,27 @@ class SampleGrids:
     z = state.sample_latent(self.key, self.num)  # the same z at every step
     return images.grid(images.to_uint8(_generate(state, z)))
 
+  def _draw(self, state: GANState, step: int) -> None:
+    image = self.grid(state)
+    images.save_png(self.dir / f'step_{step:07d}.png', image, images.upscale_for(image.shape[0] // 8))
+    self.writer.image('samples', step, image)
+
   def __call__(self, state: GANState, step: int) -> dict[str, float]:
     if step in self.steps or step == 0:
-      image = self.grid(state)
-      images.save_png(self.dir / f'step_{step:07d}.png', image, images.upscale_for(image.shape[0] // 8))
-      self.writer.image('samples', step, image)
+      self._draw(state, step)
     return {}
 
   def finish(self, state: GANState) -> dict[str, float]:
-    pictures = [images.read_png(f) for f in sorted(self.dir.glob('step_*.png'))]
-    if pictures:
-      images.save_gif(self.workdir / 'samples.gif', pictures)
-      images.save_png(self.workdir / 'samples.png', pictures[-1])
+    """The grid of the final (or stopped-at) step, and samples.gif of all grids and samples.png of the last,
+    each captioned with its step."""
+    step = int(state.step)
+    if not (self.dir / f'step_{step:07d}.png').exists():
+      self._draw(state, step)
+    pictures = [
+      images.caption(images.read_png(f), f'step {int(f.stem.removeprefix("step_"))}')
+      for f in sorted(self.dir.glob('step_*.png'))
+      if int(f.stem.removeprefix('step_')) <= step  # not those of a later, interrupted part of the run
+    ]
+    images.save_gif(self.workdir / 'samples.gif', pictures)
+    images.save_png(self.workdir / 'samples.png', pictures[-1])
     return {}

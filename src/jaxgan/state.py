@@ -9,7 +9,7 @@ import optax
 from flax import struct
 
 from jaxgan import models
-from jaxgan.config import Config, GameConfig, ModelConfig, OptimConfig
+from jaxgan.config import Config, ConfigError, GameConfig, ModelConfig, OptimConfig, validate
 from jaxgan.priors import Prior, sample_latent
 
 Variables = Any  # a pytree of arrays
@@ -66,6 +66,7 @@ class GANState(struct.PyTreeNode):
   game: GameConfig = struct.field(pytree_node=False)
   prior: Prior = struct.field(pytree_node=False)
   latent_dim: int = struct.field(pytree_node=False)
+  sample_shape: tuple[int, ...] = struct.field(pytree_node=False)  # one real sample: (1,) or (H, W, C)
 
   def sample_latent(self, key: jax.Array, num: int) -> jax.Array:
     """Draws z [num, latent_dim] from the prior."""
@@ -79,24 +80,43 @@ def make_models(model: ModelConfig, sample_shape: tuple[int, ...]) -> tuple[nn.M
       models.MLPGenerator(sample_shape, model.g_hidden, model.activation),
       models.MLPDiscriminator(model.d_hidden, model.activation),
     )
-  height, width, channels = sample_shape
-  if height != width:
-    raise ValueError(f'DCGAN needs square images, got {height}x{width}')
+  if len(sample_shape) != 3 or sample_shape[0] != sample_shape[1] or sample_shape[0] < 4:
+    raise ValueError(
+      f'model.architecture=dcgan needs square images (H, H, C) of side 4 or more, got sample shape {sample_shape}; '
+      'set data.resolution, or use model.architecture=mlp'
+    )
+  side, channels = sample_shape[1:]
   return (
-    models.DCGANGenerator(height, channels, model.g_width, model.extra_layers, model.conv_impl),
-    models.DCGANDiscriminator(height, model.d_width, model.extra_layers, model.conv_impl),
+    models.DCGANGenerator(side, channels, model.g_width, model.extra_layers, model.conv_impl),
+    models.DCGANDiscriminator(side, model.d_width, model.extra_layers, model.conv_impl),
   )
+
+
+def learning_rate_schedule(optim: OptimConfig, lr: float, updates: int) -> optax.Schedule:
+  """One player's learning rate after n updates, decaying over `updates` updates."""
+  if optim.schedule == 'cosine':
+    return optax.cosine_decay_schedule(lr, updates, alpha=optim.final_lr_fraction)
+  if optim.schedule == 'linear':
+    return optax.linear_schedule(lr, lr * optim.final_lr_fraction, updates)
+  return optax.constant_schedule(lr)
+
+
+def learning_rates(config: Config, step: int) -> dict[str, float]:
+  """The rates of G's and D's updates in round `step` (counted from 0)."""
+  steps, d_steps, optim = config.train.steps, config.game.d_steps, config.optim
+  return {
+    'g_lr': float(learning_rate_schedule(optim, optim.g_lr, steps)(step)),
+    'd_lr': float(learning_rate_schedule(optim, optim.d_lr, steps * d_steps)(step * d_steps)),
+  }
 
 
 def make_optimizer(optim: OptimConfig, lr: float, updates: int) -> optax.GradientTransformation:
   """The optimizer of one player, its schedule spanning `updates` updates."""
-  if optim.schedule == 'cosine':
-    lr = optax.cosine_decay_schedule(lr, updates, alpha=optim.final_lr_fraction)
-  elif optim.schedule == 'linear':
-    lr = optax.linear_schedule(lr, lr * optim.final_lr_fraction, updates)
+  # A constant rate stays a float: optax then keeps no step count (the optimizer state of earlier runs).
+  schedule = lr if optim.schedule == 'constant' else learning_rate_schedule(optim, lr, updates)
   if optim.optimizer == 'sgd':
-    return optax.sgd(lr, momentum=optim.b1)
-  return optax.adam(lr, b1=optim.b1, b2=optim.b2)
+    return optax.sgd(schedule, momentum=optim.b1)
+  return optax.adam(schedule, b1=optim.b1, b2=optim.b2)
 
 
 def _init_player(
@@ -124,9 +144,17 @@ def create_state(
 
   Returns:
     The state at step 0, with the EMA equal to the generator.
+
+  Raises:
+    ConfigError: config is not a valid jaxgan.Config, or sample_shape does not fit its model.
   """
+  config = validate(config)
+  sample_shape = tuple(sample_shape)
   g_key, d_key, step_key = jax.random.split(key, 3)
-  generator, discriminator = networks or make_models(config.model, sample_shape)
+  try:
+    generator, discriminator = networks or make_models(config.model, sample_shape)
+  except ValueError as e:
+    raise ConfigError(str(e)) from None
   steps, d_steps = config.train.steps, config.game.d_steps
   g_tx = make_optimizer(config.optim, config.optim.g_lr, steps)
   d_tx = make_optimizer(config.optim, config.optim.d_lr, steps * d_steps)
@@ -143,6 +171,7 @@ def create_state(
     game=config.game,
     prior=config.model.prior,
     latent_dim=config.model.latent_dim,
+    sample_shape=sample_shape,
   )
 
 

@@ -79,21 +79,15 @@ def _generator_gradients(state: GANState, fake: jax.Array, pullback: Callable) -
   return grads, {'g_loss': loss, 'grad_norm_g': optax.tree.norm(grads)}
 
 
-@jax.jit(donate_argnums=0)
-def train_step(state: GANState, batch: jax.Array) -> tuple[GANState, Metrics]:
-  """One round of the game.
-
-  Args:
-    state: the game before the round; donated.
-    batch: real samples [d_steps * B, ...], B per discriminator update.
-
-  Returns:
-    The state after the round and its scalar metrics: d_loss, g_loss, d_real
-    (mean D(x)), d_fake (mean D(G(z))), value (V(D, G)) and gradient norms; the
-    discriminator's are means over its d_steps updates.
-  """
+def _round(state: GANState, batch: jax.Array) -> tuple[GANState, Metrics]:
+  """One round of the game: train_step, uncompiled."""
   d_key, g_key = _step_keys(state)
   d_steps = state.game.d_steps
+  if batch.shape[1:] != state.sample_shape:
+    raise ValueError(
+      f'batch of samples of shape {batch.shape[1:]} does not fit the state, made for samples of shape '
+      f'{state.sample_shape}: give real_batch [d_steps * B, *sample_shape] or create the state with this sample_shape'
+    )
   if batch.shape[0] % d_steps:
     raise ValueError(f'batch of {batch.shape[0]} does not split into {d_steps} discriminator updates')
   reals = batch.reshape(d_steps, batch.shape[0] // d_steps, *batch.shape[1:])
@@ -122,7 +116,35 @@ def train_step(state: GANState, batch: jax.Array) -> tuple[GANState, Metrics]:
   return state, {**jax.tree.map(lambda *m: jnp.mean(jnp.stack(m)), *d_metrics), **g_metrics}
 
 
-@jax.jit(donate_argnums=0)
+_round_jit = jax.jit(_round, donate_argnums=0)
+_rounds_jit = jax.jit(lambda state, batches: jax.lax.scan(_round, state, batches), donate_argnums=0)
+
+
+def _check_not_donated(state: GANState) -> None:
+  if not isinstance(state.step, jax.core.Tracer) and state.step.is_deleted():
+    raise ValueError(
+      'this GANState was donated to an earlier train_step and its arrays are gone; '
+      'go on with the state that call returned: state, metrics = train_step(state, batch)'
+    )
+
+
+def train_step(state: GANState, batch: jax.Array) -> tuple[GANState, Metrics]:
+  """One round of the game, compiled once; `state` is donated (use the one returned).
+
+  Args:
+    state: the game before the round.
+    batch: real samples [d_steps * B, *sample_shape], B per discriminator update.
+
+  Returns:
+    The state after the round and its scalar metrics: d_loss, g_loss, d_real
+    (mean D(x)), d_fake (mean D(G(z))), value (V(D, G)) and gradient norms; the
+    discriminator's are means over its d_steps updates.
+  """
+  _check_not_donated(state)
+  return _round_jit(state, batch)
+
+
 def train_steps(state: GANState, batches: jax.Array) -> tuple[GANState, Metrics]:
-  """len(batches) rounds in one dispatch (`lax.scan`); metrics stacked, [K]."""
-  return jax.lax.scan(train_step, state, batches)
+  """len(batches) rounds in one dispatch (`lax.scan`); `state` is donated; metrics stacked, [K]."""
+  _check_not_donated(state)
+  return _rounds_jit(state, batches)

@@ -1,0 +1,112 @@
+"""A run's directory: made and checked, held by one live run at a time, its saved
+config read, and the files of a run that never saved a trained step removed."""
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from jaxgan import config as config_lib
+from jaxgan.config import Config, ConfigError
+
+LOCK_FILE = '.lock'
+# Everything jaxgan-train writes into a workdir; nothing else there is ever removed.
+RUN_FILES = (
+  'config.json',
+  'run.json',
+  'metrics.jsonl',
+  'summary.json',
+  'losses.png',
+  'samples.png',
+  'samples.gif',
+  'panels.png',
+  'panels.npz',
+  'curves.png',
+  'checkpoints',
+  'samples',
+  'tensorboard',
+)
+
+
+class RunError(RuntimeError):
+  """A run that cannot start or go on: unusable workdir or data, a mismatched checkpoint, NaN."""
+
+
+def prepare(workdir: str | os.PathLike) -> tuple[Path, bool]:
+  """Creates workdir (made absolute: orbax needs it) and checks that it is writable.
+
+  Returns:
+    The absolute path, and whether this call created it.
+  """
+  path = Path(workdir).expanduser().absolute()
+  created = not path.exists()
+  try:
+    path.mkdir(parents=True, exist_ok=True)
+    probe = path / f'.jaxgan-write-test-{os.getpid()}'  # one per process: several may share the workdir
+    probe.write_text('')
+    probe.unlink()
+  except OSError as e:
+    raise RunError(f'workdir {path} is not usable: {e.strerror or e}') from e
+  return path, created
+
+
+@contextlib.contextmanager
+def lock(path: Path) -> Iterator[None]:
+  """Holds `path` for this process until the block ends; refuses a workdir held by a live run.
+
+  The lock is the kernel's (flock on path/.lock): it goes with the process that
+  held it, so a run killed with SIGKILL does not block its restart.
+  """
+  try:
+    import fcntl
+  except ImportError:  # not a POSIX system: no lock
+    yield
+    return
+  with open(path / LOCK_FILE, 'a+') as file:
+    try:
+      fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      file.seek(0)
+      owner = file.read().strip() or 'another process'
+      raise RunError(f'{path} is in use by a live run ({owner}); wait for it to end or use another --workdir') from None
+    except OSError:  # a file system without locks: go on unguarded
+      yield
+      return
+    file.truncate(0)
+    file.write(f'jaxgan pid {os.getpid()} on {socket.gethostname()}, since {time.strftime("%Y-%m-%d %H:%M:%S")}\n')
+    file.flush()
+    try:
+      yield
+    finally:
+      fcntl.flock(file, fcntl.LOCK_UN)
+
+
+def read_config(path: Path) -> Config | None:
+  """The config saved in path/config.json, None if there is none."""
+  config_path = path / 'config.json'
+  if not config_path.exists():
+    return None
+  try:
+    return config_lib.from_dict(Config, json.loads(config_path.read_text()))
+  except (OSError, ValueError, TypeError) as e:  # JSONDecodeError and ConfigError are ValueErrors
+    reason = e if isinstance(e, ConfigError) else f'{type(e).__name__}: {e}'
+    raise RunError(
+      f'{config_path} is not a readable jaxgan config ({reason}); restore it or use another --workdir'
+    ) from e
+
+
+def remove_run(path: Path, *, remove_dir: bool) -> None:
+  """Removes the files a run writes (RUN_FILES), and the directory if asked and nothing else is left in it."""
+  for name in RUN_FILES:
+    target = path / name
+    if target.is_dir() and not target.is_symlink():
+      shutil.rmtree(target, ignore_errors=True)
+    else:
+      target.unlink(missing_ok=True)
+  if remove_dir and {p.name for p in path.iterdir()} <= {LOCK_FILE}:
+    (path / LOCK_FILE).unlink(missing_ok=True)
+    path.rmdir()

@@ -1,0 +1,153 @@
+"""The workdir: one live run at a time, failed starts that leave nothing, explicit extension, read-only sampling."""
+
+import fcntl
+import json
+import os
+import signal
+
+import jax
+import numpy as np
+import pytest
+
+from jaxgan import cli
+from test_stopping import long_run, wait_until_training
+
+TINY = ['--config', 'digits', '--set', 'model.g_width=8', '--set', 'model.d_width=8', '--set', 'train.log_every=10']
+
+
+@pytest.fixture(scope='module')
+def finished(tmp_path_factory):
+  """A finished 40-step run (cosine learning rate), checkpoints at 20 and 40."""
+  workdir = tmp_path_factory.mktemp('finished')
+  args = [*TINY, '--steps', '40', '--set', 'train.checkpoint_every=20', '--workdir', str(workdir)]
+  assert cli.train_main(args) == 0
+  return workdir
+
+
+def contents(workdir):
+  """Every file of the run but the lock (which names the last process that asked for the workdir)."""
+  return {
+    p.relative_to(workdir): p.read_bytes() for p in sorted(workdir.rglob('*')) if p.is_file() and p.name != '.lock'
+  }
+
+
+def test_a_second_run_on_a_live_workdir_is_refused_and_a_killed_one_does_not_block(tmp_path, capsys):
+  process = long_run(tmp_path)
+  try:
+    wait_until_training(tmp_path, process)
+    assert cli.train_main([*TINY, '--steps', '20', '--workdir', str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and f'is in use by a live run (jaxgan pid {process.pid} on ' in err
+    assert 'wait for it to end or use another --workdir' in err
+  finally:
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+  # The killed run's lock went with it; it never saved a trained step, so a new run replaces it.
+  assert cli.train_main([*TINY, '--steps', '20', '--workdir', str(tmp_path)]) == 0
+  out = capsys.readouterr().out
+  assert 'held a run that never saved a trained step; starting it afresh' in out
+  assert json.loads((tmp_path / 'summary.json').read_text())['steps'] == 20
+
+
+def test_a_run_failing_at_its_first_step_leaves_nothing_and_the_advice_works(tmp_path, capsys):
+  np.savez(tmp_path / 'two.npz', images=np.zeros((2, 8, 8), np.uint8))
+  workdir = tmp_path / 'run'
+  args = [*TINY, '--data', str(tmp_path / 'two.npz'), '--steps', '4', '--workdir', str(workdir)]
+  assert cli.train_main(args) == 1
+  err = capsys.readouterr().err
+  assert 'batch of 64 is larger than the dataset (2 images); lower train.batch_size' in err
+  assert not workdir.exists()
+  assert cli.train_main([*args, '--set', 'train.batch_size=2']) == 0  # as the message advised
+
+
+def test_nan_at_the_first_step_leaves_nothing_in_an_existing_folder(tmp_path, capsys):
+  (tmp_path / 'notes.txt').write_text('mine')
+  args = [*TINY, '--steps', '20', '--workdir', str(tmp_path)]
+  assert cli.train_main([*args, '--set', 'optim.d_lr=1e30', '--set', 'optim.g_lr=1e30']) == 1
+  err = capsys.readouterr().err
+  assert err.count('\n') == 1 and 'at step' in err and 'no checkpoint was kept' in err
+  assert sorted(p.name for p in tmp_path.iterdir()) == ['.lock', 'notes.txt']  # the user's file stays
+  assert cli.train_main(args) == 0  # with sane learning rates, no "config does not match"
+
+
+def test_out_of_memory_says_so_and_leaves_nothing(tmp_path, capsys, monkeypatch):
+  from jaxgan import loop
+
+  def exhausted(state, batch):
+    raise jax.errors.JaxRuntimeError('RESOURCE_EXHAUSTED: Out of memory while trying to allocate 17.18GiB.')
+
+  monkeypatch.setattr(loop, 'train_step', exhausted)
+  assert cli.train_main([*TINY, '--steps', '4', '--workdir', str(tmp_path / 'run')]) == 1
+  err = capsys.readouterr().err
+  assert err.count('\n') == 1
+  assert 'out of memory at train.batch_size=64 (RESOURCE_EXHAUSTED: Out of memory' in err
+  assert 'lower it, e.g. --set train.batch_size=32' in err
+  assert not (tmp_path / 'run').exists()
+
+
+def test_a_never_trained_run_of_an_older_jaxgan_is_replaced(finished, tmp_path, capsys):
+  """config.json and a checkpoint 0 only (what a failed start used to leave): a new config starts afresh."""
+  (tmp_path / 'checkpoints').mkdir()
+  (tmp_path / 'config.json').write_text((finished / 'config.json').read_text())
+  assert cli.train_main([*TINY, '--steps', '10', '--set', 'train.batch_size=32', '--workdir', str(tmp_path)]) == 0
+  assert 'starting it afresh' in capsys.readouterr().out
+
+
+def test_extending_a_decaying_schedule_is_explicit(finished, tmp_path, capsys):
+  import shutil
+
+  workdir = tmp_path / 'run'
+  shutil.copytree(finished, workdir)
+  before = contents(workdir)
+  args = [*TINY, '--set', 'train.checkpoint_every=20', '--workdir', str(workdir)]
+  assert cli.train_main([*args, '--steps', '80']) == 1
+  err = capsys.readouterr().err
+  assert err.count('\n') == 1 and 'was planned for 40 steps with a cosine learning-rate schedule' in err
+  assert "--steps 80 would re-plan it (G's learning rate at step 40: 0 -> 0.0002): add --extend" in err
+  assert cli.train_main([*args, '--steps', '20']) == 1  # fewer steps than trained
+  assert 'has trained 40 steps, more than train.steps=20' in capsys.readouterr().err
+  assert contents(workdir) == before  # refused: nothing changed, config.json included
+
+  assert cli.train_main([*args, '--steps', '80', '--extend']) == 0
+  out = capsys.readouterr().out
+  assert f'extending {workdir} from 40 to 80 steps: the cosine schedule now spans 80' in out
+  rows = [json.loads(line) for line in (workdir / 'metrics.jsonl').read_text().splitlines()]
+  rates = {row['step']: row['optim/g_lr'] for row in rows}
+  assert rates[10] == pytest.approx(4e-4 * (1 + np.cos(np.pi * 9 / 40)) / 2)  # the first plan
+  assert rates[50] == pytest.approx(4e-4 * (1 + np.cos(np.pi * 49 / 80)) / 2)  # the extended one
+  assert json.loads((workdir / 'config.json').read_text())['train']['steps'] == 80
+
+
+def test_sampling_changes_nothing(finished, tmp_path, capsys):
+  import shutil
+
+  workdir = tmp_path / 'run'
+  shutil.copytree(finished, workdir)
+  for f in (workdir / 'checkpoints' / '40').rglob('*'):
+    if f.is_file() and 'ocdbt' in str(f):
+      f.write_bytes(b'garbage')
+  before = contents(workdir)
+  assert cli.sample_main(['--workdir', str(workdir), '--out', str(tmp_path / 's.npz')]) == 0
+  assert 'checkpoint 40 is unreadable (' in capsys.readouterr().out
+  assert contents(workdir) == before  # the corrupt checkpoint is left where it is
+
+
+def test_sampling_a_run_without_a_trained_step_is_refused(finished, tmp_path, capsys):
+  for name in ['config.json', 'run.json']:
+    (tmp_path / name).write_text((finished / name).read_text())
+  assert cli.sample_main(['--workdir', str(tmp_path), '--out', str(tmp_path / 's.npz')]) == 1
+  assert 'has no trained checkpoint yet' in capsys.readouterr().err
+  assert not (tmp_path / 's.npz').exists()
+
+
+def test_the_lock_names_its_holder(tmp_path):
+  from jaxgan import workdir as workdir_lib
+
+  with workdir_lib.lock(tmp_path):
+    holder = (tmp_path / '.lock').read_text()
+    assert holder.startswith(f'jaxgan pid {os.getpid()} on ')
+    with pytest.raises(workdir_lib.RunError, match='is in use by a live run'):
+      with workdir_lib.lock(tmp_path):
+        pass
+  with open(tmp_path / '.lock') as f:  # released
+    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)

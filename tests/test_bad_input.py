@@ -4,6 +4,8 @@ import fcntl
 import re
 import shlex
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +54,8 @@ def test_the_table_has_the_rows_the_tests_run():
 
 
 def snapshot(root):
-  return {p: p.read_bytes() for p in sorted(root.rglob('*')) if p.is_file() and p.name != '.lock'}
+  """Every file and folder (the locks aside: a refused run may have asked for its workdir)."""
+  return {p: p.read_bytes() if p.is_file() else 'folder' for p in sorted(root.rglob('*')) if p.name != '.lock'}
 
 
 @pytest.mark.parametrize('command,status,message', rows(), ids=[r[0] for r in rows()])
@@ -70,5 +73,13 @@ def test_row(command, status, message, folder, capsys, monkeypatch):
   assert code == status
   pattern = '.*'.join(map(re.escape, message.split('…')))
   assert re.fullmatch(pattern + '\n', err), err
-  assert snapshot(folder) == before  # nothing written, nothing changed
-  assert not (folder / 'runs' / 'digits').exists() and not (folder / 'runs' / 'two').exists()
+  assert snapshot(folder) == before  # nothing written, nothing changed (runs/two, runs/nan: not left behind)
+
+
+def test_a_row_as_a_user_sees_it(folder):
+  """In a process of its own, stderr is the one line the table gives: no library warnings, no traceback."""
+  command = 'import sys; from jaxgan.cli import sample_main; sys.exit(sample_main(sys.argv[1:]))'
+  args = ['--workdir', 'runs/untrained', '--out', 's.npz']
+  result = subprocess.run([sys.executable, '-c', command, *args], cwd=folder, capture_output=True, text=True)
+  assert result.returncode == 1 and result.stderr.count('\n') == 1, result.stderr
+  assert result.stderr.startswith('jaxgan-sample: error: ') and 'has no trained checkpoint yet' in result.stderr

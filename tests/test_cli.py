@@ -142,3 +142,12 @@ def test_scan_over_xla_convolutions_on_cpu_is_flagged(tmp_path, capsys):
   assert json.loads((tmp_path / 'scan' / 'summary.json').read_text())['steps'] == 2
   assert cli.train_main([*base, '--workdir', str(tmp_path / 'loop')]) == 0  # the recipe itself: one dispatch a step
   assert 'train.scan' not in capsys.readouterr().out
+
+
+def test_version_and_help_without_none_defaults():
+  from importlib.metadata import version
+
+  result = run_cli('--version')
+  assert result.returncode == 0 and result.stdout.strip() == f'jaxgan-train {version("jaxgan")}'
+  help_text = run_cli('--help').stdout
+  assert '(default: None)' not in help_text and '--extend' in help_text and '75 stopped' in help_text

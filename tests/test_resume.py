@@ -186,7 +186,7 @@ def test_jaxgan_sample_on_a_1d_run(tmp_path, capsys):
 def test_run_without_checkpoint_is_not_overwritten(tmp_path, capsys):
   (tmp_path / 'metrics.jsonl').write_text('{"step": 10}\n')
   assert cli.train_main([*TINY_ARGS, '--workdir', str(tmp_path)]) == 1
-  assert 'holds a run but no readable checkpoint' in capsys.readouterr().err
+  assert 'holds metrics.jsonl but no jaxgan run (no config.json); use another --workdir' in capsys.readouterr().err
   assert (tmp_path / 'metrics.jsonl').read_text() == '{"step": 10}\n'
 
 

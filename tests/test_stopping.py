@@ -115,5 +115,17 @@ def test_max_time_overshoots_by_at_most_a_step(tmp_path):
     config = config_lib.override(config, assignment)
   summary = train(config, tmp_path, progress=False)
   assert summary['stopped'] == 'max time (4 s)' and 0 < summary['step'] < 100000
-  assert summary['wall_seconds'] < 4 + 2  # one step of milliseconds, and the pictures
+  assert summary['wall_seconds'] < 4 + 20  # steps of milliseconds; the 100,000 steps would take minutes
   assert int(load_run(tmp_path)[1].step) == summary['step']
+
+
+def test_step_by_step_stops_after_the_step_in_flight():
+  """should_stop is asked after each dispatch: true after the 3rd, the state has taken exactly 3 steps."""
+  from jaxgan.data import make_source
+  from jaxgan.loop import _step_by_step
+  from test_step import TOY, toy_state
+
+  asked = []
+  batches = make_source(TOY.data, 0).batches(0, 10, TOY.train.batch_size * TOY.game.d_steps)
+  state, metrics = _step_by_step(toy_state(), batches, lambda: asked.append(1) or len(asked) == 3)
+  assert int(state.step) == 3 and len(metrics['d_loss']) == 3 and len(asked) == 3

@@ -3,6 +3,7 @@
 import fcntl
 import json
 import os
+import shutil
 import signal
 
 import jax
@@ -10,6 +11,9 @@ import numpy as np
 import pytest
 
 from jaxgan import cli
+from jaxgan import config as config_lib
+from jaxgan.checkpoint import Checkpointer
+from jaxgan.state import create_state
 from test_stopping import long_run, wait_until_training
 
 TINY = ['--config', 'digits', '--set', 'model.g_width=8', '--set', 'model.d_width=8', '--set', 'train.log_every=10']
@@ -27,7 +31,9 @@ def finished(tmp_path_factory):
 def contents(workdir):
   """Every file of the run but the lock (which names the last process that asked for the workdir)."""
   return {
-    p.relative_to(workdir): p.read_bytes() for p in sorted(workdir.rglob('*')) if p.is_file() and p.name != '.lock'
+    p.relative_to(workdir): p.read_bytes() if p.is_file() else 'folder'
+    for p in sorted(workdir.rglob('*'))
+    if p.name != '.lock'
   }
 
 
@@ -86,16 +92,52 @@ def test_out_of_memory_says_so_and_leaves_nothing(tmp_path, capsys, monkeypatch)
 
 
 def test_a_never_trained_run_of_an_older_jaxgan_is_replaced(finished, tmp_path, capsys):
-  """config.json and a checkpoint 0 only (what a failed start used to leave): a new config starts afresh."""
-  (tmp_path / 'checkpoints').mkdir()
-  (tmp_path / 'config.json').write_text((finished / 'config.json').read_text())
+  """config.json, metrics and a checkpoint 0 only (what a failed start used to leave): another config starts afresh."""
+  for name in ['config.json', 'run.json', 'metrics.jsonl']:
+    shutil.copy(finished / name, tmp_path / name)
+  config = config_lib.from_dict(config_lib.Config, json.loads((finished / 'config.json').read_text()))
+  Checkpointer(tmp_path / 'checkpoints').save(create_state(config, jax.random.key(0), (8, 8, 1)))
+  assert sorted(p.name for p in (tmp_path / 'checkpoints').iterdir()) == ['0']
   assert cli.train_main([*TINY, '--steps', '10', '--set', 'train.batch_size=32', '--workdir', str(tmp_path)]) == 0
-  assert 'starting it afresh' in capsys.readouterr().out
+  assert 'held a run that never saved a trained step; starting it afresh' in capsys.readouterr().out
+  assert [json.loads(line)['step'] for line in (tmp_path / 'metrics.jsonl').read_text().splitlines()] == [10]
+
+
+def test_a_finished_run_whose_checkpoints_were_deleted_is_kept(finished, tmp_path, capsys):
+  workdir = tmp_path / 'run'
+  shutil.copytree(finished, workdir)
+  shutil.rmtree(workdir / 'checkpoints')
+  before = contents(workdir)
+  assert cli.train_main([*TINY, '--steps', '40', '--workdir', str(workdir)]) == 1
+  assert 'holds a run but no readable checkpoint to resume' in capsys.readouterr().err
+  assert contents(workdir) == before
+
+
+def test_files_of_something_else_are_never_removed(tmp_path, capsys):
+  """A folder with its own samples/ and summary.json but no jaxgan run is refused, not trained into or cleaned."""
+  (tmp_path / 'samples').mkdir()
+  (tmp_path / 'samples' / 'mine.png').write_bytes(b'mine')
+  (tmp_path / 'summary.json').write_text('{"mine": 1}')
+  before = contents(tmp_path)
+  assert cli.train_main([*TINY, '--steps', '4', '--workdir', str(tmp_path)]) == 1
+  err = capsys.readouterr().err
+  assert err.count('\n') == 1 and 'holds samples, summary.json but no jaxgan run (no config.json)' in err
+  assert contents(tmp_path) == before
+  assert sorted(p.name for p in tmp_path.iterdir()) == ['.lock', 'samples', 'summary.json']
+
+
+def test_a_stopped_runs_summary_does_not_outlive_it(finished, tmp_path, capsys):
+  """A run stopped, resumed to its end and killed before its summary: the next run finishes it, not 'stopped'."""
+  workdir = tmp_path / 'run'
+  shutil.copytree(finished, workdir)
+  summary = json.loads((workdir / 'summary.json').read_text())
+  (workdir / 'summary.json').write_text(json.dumps({**summary, 'stopped': 'SIGINT', 'step': 20}))
+  assert cli.train_main([*TINY, '--steps', '40', '--workdir', str(workdir)]) == 0  # checkpoint 40 is the end
+  summary = json.loads((workdir / 'summary.json').read_text())
+  assert 'stopped' not in summary and summary['step'] == 40
 
 
 def test_extending_a_decaying_schedule_is_explicit(finished, tmp_path, capsys):
-  import shutil
-
   workdir = tmp_path / 'run'
   shutil.copytree(finished, workdir)
   before = contents(workdir)
@@ -119,8 +161,6 @@ def test_extending_a_decaying_schedule_is_explicit(finished, tmp_path, capsys):
 
 
 def test_sampling_changes_nothing(finished, tmp_path, capsys):
-  import shutil
-
   workdir = tmp_path / 'run'
   shutil.copytree(finished, workdir)
   for f in (workdir / 'checkpoints' / '40').rglob('*'):

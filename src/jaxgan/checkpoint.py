@@ -1,5 +1,6 @@
 """Whole-state checkpoints with orbax: save every N steps, restore the latest good one."""
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -38,16 +39,23 @@ class Checkpointer:
 
   def _open(self) -> ocp.CheckpointManager:
     # Synchronous saves: a checkpoint is complete when save() returns, so a
-    # SIGKILL right after it loses nothing.
-    # A save cut short (a second Ctrl-C, a kill) leaves a temporary folder, removed here.
+    # SIGKILL right after it loses nothing. A save cut short by a kill leaves
+    # a temporary folder, removed here (a read-only one leaves all as it is).
     options = ocp.CheckpointManagerOptions(
-      max_to_keep=self._keep,
+      max_to_keep=None if self._read_only else self._keep,
+      save_interval_steps=0 if self._read_only else 1,
       enable_async_checkpointing=False,
       cleanup_tmp_directories=not self._read_only,
       read_only=self._read_only,
       create=not self._read_only,
     )
-    return ocp.CheckpointManager(self.directory, options=options)
+    absl = logging.getLogger('absl')  # orbax warns that a read-only manager is read-only
+    level = absl.level
+    absl.setLevel(logging.ERROR if self._read_only else level)
+    try:
+      return ocp.CheckpointManager(self.directory, options=options)
+    finally:
+      absl.setLevel(level)
 
   def steps(self) -> list[int]:
     return sorted(self._manager.all_steps())

@@ -118,13 +118,19 @@ class Config:
   eval: EvalConfig = EvalConfig()
 
 
-def validate(config: Config) -> Config:
-  """Raises ConfigError naming the first value out of range; returns config."""
+def check_type(config: Any) -> Config:
+  """Returns config if it is a jaxgan.Config; raises ConfigError saying how to make one otherwise."""
   if not isinstance(config, Config):
     raise ConfigError(
       f'config must be a jaxgan.Config, got {type(config).__name__}; load one with jaxgan.config.load(NAME)'
       + (' or build it with jaxgan.config.from_dict(jaxgan.Config, VALUES)' if isinstance(config, dict) else '')
     )
+  return config
+
+
+def validate(config: Config) -> Config:
+  """Raises ConfigError naming the first value out of range; returns config."""
+  check_type(config)
   checks = [
     (config.train.steps > 0, 'train.steps must be positive'),
     (config.train.batch_size > 0, 'train.batch_size must be positive'),

@@ -25,7 +25,7 @@ from jaxgan.config import EvalConfig
 from jaxgan.data import NormalSource
 from jaxgan.losses import discriminator_loss
 from jaxgan.state import GANState, Variables, discriminate, generate
-from jaxgan.writer import read_metrics
+from jaxgan.writer import read_metrics, write_atomically
 
 if TYPE_CHECKING:
   from matplotlib.figure import Figure
@@ -101,7 +101,7 @@ class Evaluator1D:
     return self.panel_steps
 
   def __call__(self, state: GANState, step: int) -> dict[str, float]:
-    """At a log step: JS and V for the curves, and a panel if one is due."""
+    """At a log (or stop) step: JS and V for the curves, and a panel if one is due."""
     # On resuming at `step`: what was recorded from `step` on is redone now.
     self.panels = [p for p in self.panels if p['step'] < step]
     self.curve = [c for c in self.curve if c['step'] < step]
@@ -168,7 +168,13 @@ class Evaluator1D:
     self.panels.append(
       {**result, 'x': x, 'p_real': p_real, 'p_gen': p_gen, 'd_game': d_game, 'd_star': d_star, 'd_fit': d_fit}
     )
-    np.savez(self.workdir / _PANELS_FILE, **{f'{i}/{k}': v for i, p in enumerate(self.panels) for k, v in p.items()})
+    arrays = {f'{i}/{k}': v for i, p in enumerate(self.panels) for k, v in p.items()}
+
+    def save(path: Path) -> None:
+      with open(path, 'wb') as file:  # a file, not a name: np.savez would add .npz to the temporary name
+        np.savez(file, **arrays)
+
+    write_atomically(self.workdir / _PANELS_FILE, save)
     return result
 
   def summary(self, state: GANState) -> dict[str, float]:

@@ -53,7 +53,7 @@ from jaxgan.samples import SampleGrids
 from jaxgan.state import GANState, create_state, learning_rates
 from jaxgan.step import train_step, train_steps
 from jaxgan.workdir import RunError
-from jaxgan.writer import MetricWriter, read_metrics
+from jaxgan.writer import MetricWriter, read_metrics, write_atomically
 
 _PIECE = 100  # steps whose batches one-dispatch-a-step training reads at once
 # Keys that may change when a run resumes: they steer the loop, not the game.
@@ -87,32 +87,32 @@ def train(config: Config, workdir: str | os.PathLike, *, extend: bool = False, p
   start_time = time.perf_counter()
   config = config_lib.validate(config)
   workdir, created = workdir_lib.prepare(workdir)
-  run = None
+  owner = jax.process_index() == 0
   try:
     with _held(workdir), _output_dir(workdir) as out:
-      owner = jax.process_index() == 0
+      before = workdir_lib.run_files(workdir)  # a failed start removes only what it added
       try:
         run = _open_run(config, workdir, extend)
-      except BaseException:
-        if owner and created:
-          workdir_lib.remove_run(workdir, remove_dir=True)
-        raise
-      if run.state.step >= config.train.steps and (workdir / 'summary.json').exists():
-        print(
-          f'jaxgan: {workdir} already finished {config.train.steps} steps; give a larger --steps to train on',
-          flush=True,
-        )
-        return json.loads((workdir / 'summary.json').read_text())
-      try:
-        (out / 'config.json').write_text(json.dumps(config_lib.to_dict(config), indent=2) + '\n')
-        (out / 'run.json').write_text(json.dumps({'sample_shape': list(run.source.sample_shape)}) + '\n')
+        if run.replaced:
+          before = set()
+        finished = _finished_summary(workdir, int(run.state.step), config.train.steps)
+        if finished:
+          hint = ' (and --extend under a decaying learning rate)' if config.optim.schedule != 'constant' else ''
+          print(
+            f'jaxgan: {workdir} already finished {config.train.steps} steps; give a larger --steps{hint} to train on',
+            flush=True,
+          )
+          return finished
+        (out / 'summary.json').unlink(missing_ok=True)  # it told of an earlier state
+        _write_json(out / 'config.json', config_lib.to_dict(config))
+        _write_json(out / 'run.json', {'sample_shape': list(run.source.sample_shape)})
         return _loop(config, run, out, progress, start_time)
       except BaseException:
-        if owner and not _trained(run.checkpoints):  # a run that never saved a trained step leaves nothing
-          workdir_lib.remove_run(workdir, remove_dir=created)
+        if owner and not workdir_lib.trained_steps(workdir):  # a run that never saved a trained step
+          workdir_lib.remove_run(workdir, keep=before, remove_dir=created)
         raise
   except BaseException as e:
-    reported = _reported(e, config, run)
+    reported = _reported(e, config, workdir)
     if reported is e:
       raise
     raise reported from e
@@ -125,17 +125,27 @@ class _Run(NamedTuple):
   mesh: jax.sharding.Mesh | None
   checkpoints: Checkpointer
   state: GANState
+  replaced: bool  # the workdir held a run that never saved a trained step, now removed
 
 
-def _trained(checkpoints: Checkpointer) -> bool:
-  return any(step > 0 for step in checkpoints.steps())
+def _write_json(path: Path, value: Any) -> None:
+  write_atomically(path, lambda temporary: temporary.write_text(json.dumps(value, indent=2) + '\n'))
 
 
-def _reported(error: BaseException, config: Config, run: _Run | None) -> BaseException:
+def _finished_summary(workdir: Path, step: int, steps: int) -> dict[str, Any] | None:
+  """The summary of a run that has finished `steps` steps, None if it has not (or was stopped)."""
+  try:
+    summary = json.loads((workdir / 'summary.json').read_text()) if step >= steps else None
+  except (OSError, ValueError):
+    return None
+  return summary if summary and 'stopped' not in summary else None
+
+
+def _reported(error: BaseException, config: Config, workdir: Path) -> BaseException:
   """The error a caller sees: a RunError in one line where the cause is known."""
   if isinstance(error, KeyboardInterrupt) and not isinstance(error, Interrupted):
-    kept = run and run.checkpoints.steps()
-    if kept and _trained(run.checkpoints):
+    kept = workdir_lib.trained_steps(workdir)
+    if kept:
       return Interrupted(f'stopped at once; checkpoint {kept[-1]} is kept: run the same command to resume')
     return Interrupted('stopped before the first checkpoint; nothing was kept')
   if isinstance(error, CheckpointError):
@@ -160,10 +170,10 @@ def _held(workdir: Path) -> Iterator[None]:
     if jax.process_index() == 0:
       try:
         stack.enter_context(workdir_lib.lock(workdir))
-      except RunError as e:
+      except Exception as e:  # told to the other processes before it is raised
         refusal = e
     if jax.process_count() > 1 and multihost_utils.broadcast_one_to_all(np.int32(refusal is not None)):
-      refusal = refusal or RunError(f'{workdir} is in use by a live run (told by process 0)')
+      refusal = refusal or RunError(f'{workdir} could not be held by process 0')
     if refusal:
       raise refusal
     yield
@@ -204,15 +214,16 @@ def _check_same_game(saved: Config, config: Config, workdir: Path) -> None:
 def _check_plan(saved: Config, config: Config, step: int, extend: bool, workdir: Path) -> str | None:
   """Refuses a train.steps that the saved state cannot follow; returns a note on a changed plan."""
   before, after = saved.train.steps, config.train.steps
+  decaying = config.optim.schedule != 'constant'
   if after < step:
     raise RunError(
-      f'{workdir} has trained {step} steps, more than train.steps={after}; '
-      f'to train on, give --steps {max(before, step)} or more; to read it, use jaxgan-sample'
+      f'{workdir} has trained {step} steps, more than train.steps={after}; to train on, give --steps '
+      f'{max(before, step)}{" (or more, with --extend)" if decaying else " or more"}; to read it, use jaxgan-sample'
     )
   if after == before:
     return None
   schedule = config.optim.schedule
-  if schedule == 'constant':
+  if not decaying:
     return f'train.steps {before} -> {after}: training on from step {step} (constant learning rates)'
   old, new = learning_rates(saved, step)['g_lr'], learning_rates(config, step)['g_lr']
   change = f"G's learning rate at step {step}: {old:.3g} -> {new:.3g}"
@@ -221,14 +232,16 @@ def _check_plan(saved: Config, config: Config, step: int, extend: bool, workdir:
       f'{workdir} was planned for {before} steps with a {schedule} learning-rate schedule; --steps {after} would '
       f're-plan it ({change}): add --extend to do so, or keep --steps {before}'
     )
-  return f'extending {workdir} from {before} to {after} steps: the {schedule} schedule now spans {after} ({change})'
+  verb = 'extending' if after > before else 're-planning'
+  return f'{verb} {workdir} from {before} to {after} steps: the {schedule} schedule now spans {after} ({change})'
 
 
 def _open_run(config: Config, workdir: Path, extend: bool) -> _Run:
   """The run's data, mesh, checkpoints and the state to start from (the latest checkpoint's, or fresh).
 
-  Writes nothing of the run, but moves unreadable checkpoints aside, and
-  removes a run that never saved a trained step (it is started afresh).
+  Writes nothing of the run but the checkpoints folder; moves unreadable
+  checkpoints aside, and removes a run that never saved a trained step (it
+  starts afresh).
   """
   t = config.train
   try:
@@ -243,16 +256,25 @@ def _open_run(config: Config, workdir: Path, extend: bool) -> _Run:
     except ValueError as e:
       raise RunError(f'train.batch_size: {e}') from e
   saved = workdir_lib.read_config(workdir)
-  checkpoints = Checkpointer(workdir / 'checkpoints')
+  if saved is None and workdir_lib.run_files(workdir):
+    names = ', '.join(sorted(workdir_lib.run_files(workdir)))
+    raise RunError(f'{workdir} holds {names} but no jaxgan run (no config.json); use another --workdir')
   notes = []
-  if saved and not _trained(checkpoints) and not list(workdir.glob('corrupt-checkpoint-*')):
+  never_trained = not workdir_lib.trained_steps(workdir) and not list(workdir.glob('corrupt-checkpoint-*'))
+  replaced = bool(saved) and never_trained and not (workdir / 'summary.json').exists()
+  several = jax.process_count() > 1
+  if several:  # every process has read the workdir before any changes it
+    multihost_utils.sync_global_devices('jaxgan: workdir read')
+  if replaced:  # killed, or failed, before its first checkpoint
     if jax.process_index() == 0:
       workdir_lib.remove_run(workdir, remove_dir=False)
-      checkpoints = Checkpointer(workdir / 'checkpoints')
+    if several:
+      multihost_utils.sync_global_devices('jaxgan: workdir cleared')
     notes.append(f'{workdir} held a run that never saved a trained step; starting it afresh')
     saved = None
   if saved:
     _check_same_game(saved, config, workdir)
+  checkpoints = Checkpointer(workdir / 'checkpoints')
   init_key = jax.random.split(jax.random.key(t.seed))[0]
   fresh = create_state(config, init_key, source.sample_shape)
   if mesh:
@@ -260,7 +282,7 @@ def _open_run(config: Config, workdir: Path, extend: bool) -> _Run:
   state, set_aside = checkpoints.restore_latest(fresh)
   notes += set_aside
   if state is None:
-    if saved or (workdir / 'metrics.jsonl').exists():
+    if saved:
       raise RunError(f'{workdir} holds a run but no readable checkpoint to resume; choose a new --workdir')
     state = fresh
   elif saved:
@@ -271,11 +293,9 @@ def _open_run(config: Config, workdir: Path, extend: bool) -> _Run:
     source.batches(int(state.step), 1, t.batch_size * config.game.d_steps)  # the data serves this run's batches
   except DataError as e:
     raise RunError(str(e)) from e
-  if jax.process_count() > 1:  # every process has read the workdir before process 0 writes to it
-    multihost_utils.sync_global_devices('jaxgan: run opened')
   for note in notes:
     print(f'jaxgan: {note}', flush=True)
-  return _Run(source, mesh, checkpoints, state)
+  return _Run(source, mesh, checkpoints, state, replaced)
 
 
 def _chunk_ends(start: int, steps: int, log_every: int, events: set[int]) -> list[int]:
@@ -307,11 +327,8 @@ class _Stop:
     name = signal.Signals(signum).name
     if self.reason is None:
       self.reason = name
-      print(
-        f'\njaxgan: {name}: stopping after the step in flight, with a checkpoint; {name} again stops at once',
-        file=sys.stderr,
-        flush=True,
-      )
+      message = f'\njaxgan: {name}: stopping after the step in flight, with a checkpoint; {name} again stops at once\n'
+      os.write(sys.stderr.fileno(), message.encode())  # not print: the signal may come inside a write to stderr
     elif self._saving:
       self._stop_after_save = True
     else:
@@ -345,7 +362,7 @@ class _Stop:
 
 def _loop(config: Config, run: _Run, out: Path, progress: bool, start_time: float) -> dict[str, Any]:
   t = config.train
-  source, mesh, checkpoints, state = run
+  source, mesh, checkpoints, state, _ = run
   rows = t.batch_size * config.game.d_steps
   local_rows = parallel.process_rows(rows) if mesh else None
 
@@ -368,7 +385,7 @@ def _loop(config: Config, run: _Run, out: Path, progress: bool, start_time: floa
       num_steps = min(_PIECE, end - piece_start)
       state, piece = _step_by_step(state, batches(piece_start, num_steps), should_stop)
       pieces.append(piece)
-      if len(piece['d_loss']) < num_steps:  # stopped early
+      if len(piece['d_loss']) < num_steps or (should_stop and should_stop()):
         break
     return state, {name: np.concatenate([p[name] for p in pieces]) for name in pieces[0]}
 
@@ -382,23 +399,25 @@ def _loop(config: Config, run: _Run, out: Path, progress: bool, start_time: floa
       flush=True,
     )
   step = int(state.step)
-  writer = MetricWriter(out, step, t.steps, progress and jax.process_index() == 0)
-  eval_key = jax.random.split(jax.random.key(t.seed))[1]
-  if isinstance(source, NormalSource):
-    evaluator = Evaluator1D(config.eval, source, eval_key, t.steps, out)
-  else:
-    evaluator = SampleGrids(out, writer, eval_key, t.sample_every, t.steps)
-  evaluator(state, step)
-  last_logged = read_metrics(out / 'metrics.jsonl')
-  metrics = last_logged[-1] if last_logged else {}
-  stopped = None
-  finished = False
+  stop = _Stop(t.max_seconds, start_time)
   # One process: stop requests are checked after every step; several: at log steps, agreed by all.
-  with _Stop(t.max_seconds, start_time).handling_signals() as stop:
+  should_stop = stop.requested if jax.process_count() == 1 else None
+  with stop.handling_signals():
+    writer = MetricWriter(out, step, t.steps, progress and jax.process_index() == 0)
+    finished = False
     try:
+      eval_key = jax.random.split(jax.random.key(t.seed))[1]
+      if isinstance(source, NormalSource):
+        evaluator = Evaluator1D(config.eval, source, eval_key, t.steps, out)
+      else:
+        evaluator = SampleGrids(out, writer, eval_key, t.sample_every, t.steps)
+      evaluator(state, step)
+      last_logged = read_metrics(out / 'metrics.jsonl')
+      metrics = last_logged[-1] if last_logged else {}
+      stopped = None
       for end in _chunk_ends(step, t.steps, t.log_every, evaluator.events() | {*range(0, t.steps, t.checkpoint_every)}):
         chunk_start = time.perf_counter()
-        state, chunk = chunk_of_steps(state, step, end, stop.requested if jax.process_count() == 1 else None)
+        state, chunk = chunk_of_steps(state, step, end, should_stop)
         _check_finite(chunk, step, checkpoints)
         done = len(chunk['d_loss'])
         seconds = time.perf_counter() - chunk_start
@@ -414,21 +433,20 @@ def _loop(config: Config, run: _Run, out: Path, progress: bool, start_time: floa
             checkpoints.save(state)
         if stopped:
           break
+      with stop.deferred():  # the summary and pictures, whole
+        summary = {
+          **evaluator.finish(state),
+          **{k.removeprefix('train/'): v for k, v in metrics.items() if k.startswith('train/')},
+          'step': step,
+          'steps': t.steps,
+          'wall_seconds': time.perf_counter() - start_time,
+          **({'stopped': stopped} if stopped else {}),
+        }
+        _plot_losses(out)
+        _write_json(out / 'summary.json', summary)
       finished = True
     finally:
       writer.close(keep_progress=finished)
-
-  summary = {
-    **evaluator.finish(state),
-    **{k.removeprefix('train/'): v for k, v in metrics.items() if k.startswith('train/')},
-    'step': step,
-    'steps': t.steps,
-    'wall_seconds': time.perf_counter() - start_time,
-  }
-  if stopped:
-    summary['stopped'] = stopped
-  _plot_losses(out)
-  (out / 'summary.json').write_text(json.dumps(summary, indent=2) + '\n')
   return summary
 
 

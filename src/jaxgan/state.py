@@ -9,7 +9,7 @@ import optax
 from flax import struct
 
 from jaxgan import models
-from jaxgan.config import Config, ConfigError, GameConfig, ModelConfig, OptimConfig, validate
+from jaxgan.config import Config, ConfigError, GameConfig, ModelConfig, OptimConfig, check_type
 from jaxgan.priors import Prior, sample_latent
 
 Variables = Any  # a pytree of arrays
@@ -146,9 +146,9 @@ def create_state(
     The state at step 0, with the EMA equal to the generator.
 
   Raises:
-    ConfigError: config is not a valid jaxgan.Config, or sample_shape does not fit its model.
+    ConfigError: config is not a jaxgan.Config, or sample_shape does not fit its model.
   """
-  config = validate(config)
+  config = check_type(config)
   sample_shape = tuple(sample_shape)
   g_key, d_key, step_key = jax.random.split(key, 3)
   try:

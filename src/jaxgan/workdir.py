@@ -99,9 +99,21 @@ def read_config(path: Path) -> Config | None:
     ) from e
 
 
-def remove_run(path: Path, *, remove_dir: bool) -> None:
-  """Removes the files a run writes (RUN_FILES), and the directory if asked and nothing else is left in it."""
-  for name in RUN_FILES:
+def run_files(path: Path) -> set[str]:
+  """The names of RUN_FILES present in path."""
+  return {name for name in RUN_FILES if (path / name).exists()}
+
+
+def trained_steps(path: Path) -> list[int]:
+  """The steps above 0 of the complete checkpoints in path/checkpoints (orbax names each by its step), sorted."""
+  folder = path / 'checkpoints'
+  steps = [int(p.name) for p in folder.iterdir() if p.name.isdigit()] if folder.is_dir() else []
+  return sorted(step for step in steps if step > 0)
+
+
+def remove_run(path: Path, *, keep: set[str] = frozenset(), remove_dir: bool) -> None:
+  """Removes the RUN_FILES in path but those in `keep`, and the directory if asked and nothing else is left."""
+  for name in set(RUN_FILES) - set(keep):
     target = path / name
     if target.is_dir() and not target.is_symlink():
       shutil.rmtree(target, ignore_errors=True)

@@ -1,7 +1,9 @@
 """Where a run's metrics and pictures go: metrics.jsonl, TensorBoard and a progress bar."""
 
 import json
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +22,22 @@ def read_metrics(path: Path) -> list[dict]:
   return rows
 
 
+def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+  """Writes `path` through `write(temporary path)` and a rename: a reader, or a kill, never sees half of it."""
+  temporary = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
+  try:
+    write(temporary)
+    os.replace(temporary, path)
+  finally:
+    temporary.unlink(missing_ok=True)
+
+
 class MetricWriter:
   """metrics.jsonl (always), TensorBoard event files (tensorboardX) and a tqdm bar.
 
   On resume, lines logged after the restored step (by the run that was
-  interrupted) are dropped, so that the file reads as one uninterrupted run.
+  interrupted) are dropped, so that the file reads as one run: that of an
+  uninterrupted run, with a line at each step where the run was stopped.
   """
 
   _SHOWN = {'d_loss': 'train/d_loss', 'g_loss': 'train/g_loss', 'D(x)': 'train/d_real', 'D(G(z))': 'train/d_fake'}

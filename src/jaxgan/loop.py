@@ -504,11 +504,12 @@ def _plot_losses(workdir: Path) -> None:
 
   rows = read_metrics(workdir / 'metrics.jsonl')
   steps = [r['step'] for r in rows]
+  marker = 'o' if len(rows) < 20 else None  # a short run's few points, each seen
   fig, (ax_loss, ax_d) = plt.subplots(1, 2, figsize=(10, 3.4))
   for key, label in [('train/d_loss', 'D loss'), ('train/g_loss', 'G loss')]:
-    ax_loss.plot(steps, [r[key] for r in rows], label=label)
+    ax_loss.plot(steps, [r[key] for r in rows], label=label, marker=marker)
   for key, label in [('train/d_real', 'D(x)'), ('train/d_fake', 'D(G(z))')]:
-    ax_d.plot(steps, [r[key] for r in rows], label=label)
+    ax_d.plot(steps, [r[key] for r in rows], label=label, marker=marker)
   ax_d.axhline(0.5, color='grey', lw=0.5)
   for ax, title, ylabel in [(ax_loss, 'losses', 'loss'), (ax_d, 'discriminator outputs', 'D output (probability)')]:
     ax.set(xlabel='step', ylabel=ylabel, title=title)

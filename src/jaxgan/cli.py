@@ -6,12 +6,14 @@ by running the same command (EX_TEMPFAIL: "try again"); 130 stopped at once by
 a second Ctrl-C, resumable from the last checkpoint.
 
 Only the standard library is imported at module level, so that a Ctrl-C while
-JAX loads is reported like any other.
+JAX loads is reported like any other (see _guarded).
 """
 
 import argparse
+import importlib
 import os
 import re
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -114,14 +116,30 @@ def _resolve_config(args: argparse.Namespace) -> 'Config':
   return config_lib.validate(config)
 
 
-def _guarded(prog: str, main: Callable[[Sequence[str] | None], int]) -> Callable[[Sequence[str] | None], int]:
-  """main, with a Ctrl-C at any point (loading JAX too) reported in one line."""
+def _guarded(
+  prog: str, main: Callable[[Sequence[str] | None], int], libraries: Sequence[str]
+) -> Callable[[Sequence[str] | None], int]:
+  """main, with a Ctrl-C at any point reported in one line.
+
+  The libraries load first with SIGINT held back: a KeyboardInterrupt inside a
+  C extension's initialisation breaks the import (or crashes the process), so
+  a Ctrl-C there takes effect once they have loaded.
+  """
 
   def run(argv: Sequence[str] | None = None) -> int:
+    interrupted = []
+    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
     try:
+      for library in libraries:
+        importlib.import_module(library)
+    finally:
+      signal.signal(signal.SIGINT, previous)
+    try:
+      if interrupted:
+        raise KeyboardInterrupt('interrupted while starting; nothing was written')
       return main(argv)
     except KeyboardInterrupt as e:
-      print(f'{prog}: {e or "interrupted"}', file=sys.stderr)
+      print(f'{prog}: {str(e) or "interrupted"}', file=sys.stderr)
       return EXIT_INTERRUPTED
 
   run.__doc__ = main.__doc__
@@ -224,8 +242,10 @@ def _sample(argv: Sequence[str] | None = None) -> int:
   return 0
 
 
-train_main = _guarded('jaxgan-train', _train)
-sample_main = _guarded('jaxgan-sample', _sample)
+# What every run loads (the rest, such as tensorflow-datasets, only as its data asks).
+_LIBRARIES = ('numpy', 'jax', 'flax', 'optax', 'orbax.checkpoint', 'PIL.Image', 'tqdm', 'tensorboardX')
+train_main = _guarded('jaxgan-train', _train, (*_LIBRARIES, 'jaxgan.loop'))
+sample_main = _guarded('jaxgan-sample', _sample, (*_LIBRARIES, 'jaxgan.sample'))
 
 if __name__ == '__main__':
   sys.exit(train_main())

@@ -88,11 +88,12 @@ def train(config: Config, workdir: str | os.PathLike, *, extend: bool = False, p
   config = config_lib.validate(config)
   workdir, created = workdir_lib.prepare(workdir)
   owner = jax.process_index() == 0
+  stop = _Stop(config.train.max_seconds, start_time)
   try:
-    with _held(workdir), _output_dir(workdir) as out:
+    with stop.handling_signals(), _held(workdir), _output_dir(workdir) as out:
       before = workdir_lib.run_files(workdir)  # a failed start removes only what it added
       try:
-        run = _open_run(config, workdir, extend)
+        run = _open_run(config, workdir, extend, stop.check_not_stopped)
         if run.replaced:
           before = set()
         finished = _finished_summary(workdir, int(run.state.step), config.train.steps)
@@ -106,7 +107,8 @@ def train(config: Config, workdir: str | os.PathLike, *, extend: bool = False, p
         (out / 'summary.json').unlink(missing_ok=True)  # it told of an earlier state
         _write_json(out / 'config.json', config_lib.to_dict(config))
         _write_json(out / 'run.json', {'sample_shape': list(run.source.sample_shape)})
-        return _loop(config, run, out, progress, start_time)
+        stop.check_not_stopped()
+        return _loop(config, run, out, progress, start_time, stop)
       except BaseException:
         if owner and not workdir_lib.trained_steps(workdir):  # a run that never saved a trained step
           workdir_lib.remove_run(workdir, keep=before, remove_dir=created)
@@ -236,18 +238,19 @@ def _check_plan(saved: Config, config: Config, step: int, extend: bool, workdir:
   return f'{verb} {workdir} from {before} to {after} steps: the {schedule} schedule now spans {after} ({change})'
 
 
-def _open_run(config: Config, workdir: Path, extend: bool) -> _Run:
+def _open_run(config: Config, workdir: Path, extend: bool, check_not_stopped: Callable[[], None]) -> _Run:
   """The run's data, mesh, checkpoints and the state to start from (the latest checkpoint's, or fresh).
 
   Writes nothing of the run but the checkpoints folder; moves unreadable
   checkpoints aside, and removes a run that never saved a trained step (it
-  starts afresh).
+  starts afresh). Calls check_not_stopped between its long parts.
   """
   t = config.train
   try:
     source = make_source(config.data, t.seed)
   except DataError as e:
     raise RunError(str(e)) from e
+  check_not_stopped()
   # Several devices: the batch split over them, the state replicated (jaxgan.parallel).
   mesh = parallel.data_mesh() if jax.device_count() > 1 else None
   if mesh:
@@ -279,6 +282,7 @@ def _open_run(config: Config, workdir: Path, extend: bool) -> _Run:
   fresh = create_state(config, init_key, source.sample_shape)
   if mesh:
     fresh = parallel.replicate(fresh, mesh)  # restored arrays take the target's sharding
+  check_not_stopped()
   state, set_aside = checkpoints.restore_latest(fresh)
   notes += set_aside
   if state is None:
@@ -307,32 +311,47 @@ def _chunk_ends(start: int, steps: int, log_every: int, events: set[int]) -> lis
 class _Stop:
   """Stop requests: SIGINT and SIGTERM, and the train.max_seconds deadline.
 
-  The first signal asks training to stop after the step in flight (and says
-  so at once); a second stops at once, raising KeyboardInterrupt, though not
-  inside a checkpoint save (then right after it).
+  Before training, a signal stops the run at the next check (check_not_stopped);
+  in training, after the step in flight, with a checkpoint. Either way the run
+  says so at once, and a second signal stops at once, raising KeyboardInterrupt,
+  though not inside a checkpoint save (then right after it).
   """
 
   def __init__(self, max_seconds: float, start_time: float):
-    self.reason: str | None = None
+    self.signal: str | None = None  # the name of the first SIGINT or SIGTERM
+    self.training = False
     self._max_seconds, self._deadline = max_seconds, start_time + max_seconds if max_seconds else float('inf')
-    self._saving = self._stop_after_save = False
+    self._saving = self._now = False
 
   def requested(self) -> str | None:
-    """Why training should stop now, or None."""
-    if self.reason is None and time.perf_counter() > self._deadline:
-      self.reason = f'max time ({self._max_seconds:g} s)'
-    return self.reason
+    """Why training should stop after the step in flight, or None."""
+    self.check_not_stopped_at_once()
+    if self.signal is None and time.perf_counter() > self._deadline:
+      return f'max time ({self._max_seconds:g} s)'
+    return self.signal
+
+  def check_not_stopped(self) -> None:
+    """Before training: raises KeyboardInterrupt if a signal came."""
+    if self.signal:
+      raise KeyboardInterrupt
+
+  def check_not_stopped_at_once(self) -> None:
+    """Raises KeyboardInterrupt after a second signal (should its own have been lost, as one raised inside a
+    garbage-collector callback is)."""
+    if self._now:
+      raise KeyboardInterrupt
 
   def _on_signal(self, signum: int, _: Any) -> None:
     name = signal.Signals(signum).name
-    if self.reason is None:
-      self.reason = name
-      message = f'\njaxgan: {name}: stopping after the step in flight, with a checkpoint; {name} again stops at once\n'
+    if self.signal is None:
+      self.signal = name
+      what = 'after the step in flight, with a checkpoint' if self.training else 'before training starts'
+      message = f'\njaxgan: {name}: stopping {what}; {name} again stops at once\n'
       os.write(sys.stderr.fileno(), message.encode())  # not print: the signal may come inside a write to stderr
-    elif self._saving:
-      self._stop_after_save = True
     else:
-      raise KeyboardInterrupt
+      self._now = True
+      if not self._saving:
+        raise KeyboardInterrupt
 
   @contextlib.contextmanager
   def handling_signals(self) -> Iterator['_Stop']:
@@ -356,11 +375,10 @@ class _Stop:
       yield
     finally:
       self._saving = False
-    if self._stop_after_save:
-      raise KeyboardInterrupt
+    self.check_not_stopped_at_once()
 
 
-def _loop(config: Config, run: _Run, out: Path, progress: bool, start_time: float) -> dict[str, Any]:
+def _loop(config: Config, run: _Run, out: Path, progress: bool, start_time: float, stop: _Stop) -> dict[str, Any]:
   t = config.train
   source, mesh, checkpoints, state, _ = run
   rows = t.batch_size * config.game.d_steps
@@ -399,54 +417,53 @@ def _loop(config: Config, run: _Run, out: Path, progress: bool, start_time: floa
       flush=True,
     )
   step = int(state.step)
-  stop = _Stop(t.max_seconds, start_time)
+  stop.training = True
   # One process: stop requests are checked after every step; several: at log steps, agreed by all.
-  should_stop = stop.requested if jax.process_count() == 1 else None
-  with stop.handling_signals():
-    writer = MetricWriter(out, step, t.steps, progress and jax.process_index() == 0)
-    finished = False
-    try:
-      eval_key = jax.random.split(jax.random.key(t.seed))[1]
-      if isinstance(source, NormalSource):
-        evaluator = Evaluator1D(config.eval, source, eval_key, t.steps, out)
-      else:
-        evaluator = SampleGrids(out, writer, eval_key, t.sample_every, t.steps)
-      evaluator(state, step)
-      last_logged = read_metrics(out / 'metrics.jsonl')
-      metrics = last_logged[-1] if last_logged else {}
-      stopped = None
-      for end in _chunk_ends(step, t.steps, t.log_every, evaluator.events() | {*range(0, t.steps, t.checkpoint_every)}):
-        chunk_start = time.perf_counter()
-        state, chunk = chunk_of_steps(state, step, end, should_stop)
-        _check_finite(chunk, step, checkpoints)
-        done = len(chunk['d_loss'])
-        seconds = time.perf_counter() - chunk_start
-        step += done
-        metrics = {f'train/{name}': float(np.mean(values)) for name, values in chunk.items()}
-        metrics |= {f'optim/{name}': rate for name, rate in learning_rates(config, step - 1).items()}
-        metrics['perf/images_per_second'] = done * t.batch_size / seconds
-        metrics |= {f'eval/{name}': value for name, value in evaluator(state, step).items()}
-        writer.write(step, metrics)
-        stopped = _stop_together(stop.requested() if step < t.steps else None)
-        if step % t.checkpoint_every == 0 or step == t.steps or stopped:
-          with stop.deferred():
-            checkpoints.save(state)
-        if stopped:
-          break
-      with stop.deferred():  # the summary and pictures, whole
-        summary = {
-          **evaluator.finish(state),
-          **{k.removeprefix('train/'): v for k, v in metrics.items() if k.startswith('train/')},
-          'step': step,
-          'steps': t.steps,
-          'wall_seconds': time.perf_counter() - start_time,
-          **({'stopped': stopped} if stopped else {}),
-        }
-        _plot_losses(out)
-        _write_json(out / 'summary.json', summary)
-      finished = True
-    finally:
-      writer.close(keep_progress=finished)
+  should_stop = stop.requested if jax.process_count() == 1 else stop.check_not_stopped_at_once
+  writer = MetricWriter(out, step, t.steps, progress and jax.process_index() == 0)
+  finished = False
+  try:
+    eval_key = jax.random.split(jax.random.key(t.seed))[1]
+    if isinstance(source, NormalSource):
+      evaluator = Evaluator1D(config.eval, source, eval_key, t.steps, out)
+    else:
+      evaluator = SampleGrids(out, writer, eval_key, t.sample_every, t.steps)
+    evaluator(state, step)
+    last_logged = read_metrics(out / 'metrics.jsonl')
+    metrics = last_logged[-1] if last_logged else {}
+    stopped = None
+    for end in _chunk_ends(step, t.steps, t.log_every, evaluator.events() | {*range(0, t.steps, t.checkpoint_every)}):
+      chunk_start = time.perf_counter()
+      state, chunk = chunk_of_steps(state, step, end, should_stop)
+      _check_finite(chunk, step, checkpoints)
+      done = len(chunk['d_loss'])
+      seconds = time.perf_counter() - chunk_start
+      step += done
+      metrics = {f'train/{name}': float(np.mean(values)) for name, values in chunk.items()}
+      metrics |= {f'optim/{name}': rate for name, rate in learning_rates(config, step - 1).items()}
+      metrics['perf/images_per_second'] = done * t.batch_size / seconds
+      metrics |= {f'eval/{name}': value for name, value in evaluator(state, step).items()}
+      writer.write(step, metrics)
+      stopped = _stop_together(stop.requested() if step < t.steps else None)
+      if step % t.checkpoint_every == 0 or step == t.steps or stopped:
+        with stop.deferred():
+          checkpoints.save(state)
+      if stopped:
+        break
+    with stop.deferred():  # the summary and pictures, whole
+      summary = {
+        **evaluator.finish(state),
+        **{k.removeprefix('train/'): v for k, v in metrics.items() if k.startswith('train/')},
+        'step': step,
+        'steps': t.steps,
+        'wall_seconds': time.perf_counter() - start_time,
+        **({'stopped': stopped} if stopped else {}),
+      }
+      _plot_losses(out)
+      _write_json(out / 'summary.json', summary)
+    finished = True
+  finally:
+    writer.close(keep_progress=finished)
   return summary
 
 

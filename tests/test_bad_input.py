@@ -32,6 +32,10 @@ def folder(tmp_path_factory):
   root = tmp_path_factory.mktemp('bad-input')
   np.savez(root / 'two.npz', images=np.zeros((2, 8, 8), np.uint8))
   (root / 'blocker').write_text('a file')
+  (root / 'notzip.npz').write_text('text')
+  (root / 'raises.py').write_text('def get_config():\n  raise ValueError("boom")\n')
+  (root / 'mine' / 'samples').mkdir(parents=True)
+  (root / 'mine' / 'summary.json').write_text('{}')
   runs = root / 'runs'
   assert cli.train_main(['--steps', '20', '--workdir', str(runs / 'done')]) == 0
   (runs / 'untrained').mkdir()

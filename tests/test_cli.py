@@ -138,10 +138,10 @@ def test_scan_over_xla_convolutions_on_cpu_is_flagged(tmp_path, capsys):
   """XLA's CPU convolution gradients are many times slower inside lax.scan: said in one line, the run goes on."""
   base = ['--config', 'digits', '--steps', '2', '--set', 'train.log_every=1', '--set', 'train.sample_every=2']
   assert cli.train_main([*base, '--workdir', str(tmp_path / 'scan'), '--set', 'train.scan=True']) == 0
-  assert 'jaxgan: train.scan with model.conv_impl=lax: ' in capsys.readouterr().out
+  assert 'jaxgan: train.scan with model.conv_impl=lax: ' in capsys.readouterr().err
   assert json.loads((tmp_path / 'scan' / 'summary.json').read_text())['steps'] == 2
   assert cli.train_main([*base, '--workdir', str(tmp_path / 'loop')]) == 0  # the recipe itself: one dispatch a step
-  assert 'train.scan' not in capsys.readouterr().out
+  assert 'train.scan' not in capsys.readouterr().err
 
 
 def test_version_and_help_without_none_defaults():

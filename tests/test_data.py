@@ -61,7 +61,7 @@ def test_unreadable_sources(tmp_path):
   with pytest.raises(DataError, match='no array named images'):
     source(str(tmp_path / 'other.npz'))
   (tmp_path / 'corrupt.npz').write_bytes(b'PK\x03\x04 not a zip')
-  with pytest.raises(DataError, match='not a readable .npz file'):
+  with pytest.raises(DataError, match=r'not a .npz file \(not a readable zip archive\)'):
     source(str(tmp_path / 'corrupt.npz'))
   with pytest.raises(DataError, match='no such file'):
     source(str(tmp_path / 'missing.npz'))

@@ -122,9 +122,9 @@ def test_corrupt_latest_checkpoint_falls_back(tmp_path, capsys):
       f.write_bytes(b'garbage')
   config, state = load_run(tmp_path)  # reading only: the corrupt checkpoint stays
   assert int(state.step) == 100 and (tmp_path / 'checkpoints' / '200').is_dir()
-  assert 'checkpoint 200 is unreadable' in capsys.readouterr().out
+  assert 'checkpoint 200 is unreadable' in capsys.readouterr().err
   assert train(tiny_config('train.steps=200'), tmp_path, progress=False)['step'] == 200  # trains 100 to 200 again
-  assert 'moved to corrupt-checkpoint-200, using the one before' in capsys.readouterr().out
+  assert 'moved to corrupt-checkpoint-200, using the one before' in capsys.readouterr().err
   assert (tmp_path / 'corrupt-checkpoint-200').is_dir()
 
 
@@ -193,7 +193,7 @@ def test_run_without_checkpoint_is_not_overwritten(tmp_path, capsys):
 def test_finished_run_is_reported_not_recomputed(uninterrupted, capsys):
   before = (uninterrupted / 'summary.json').read_text()
   summary = train(tiny_config(), uninterrupted, progress=False)
-  assert 'already finished 400 steps' in capsys.readouterr().out
+  assert 'already finished 400 steps' in capsys.readouterr().err
   assert summary == json.loads(before) and (uninterrupted / 'summary.json').read_text() == before
 
 

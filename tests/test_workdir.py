@@ -50,19 +50,19 @@ def test_a_second_run_on_a_live_workdir_is_refused_and_a_killed_one_does_not_blo
     process.wait()
   # The killed run's lock went with it; it never saved a trained step, so a new run replaces it.
   assert cli.train_main([*TINY, '--steps', '20', '--workdir', str(tmp_path)]) == 0
-  out = capsys.readouterr().out
+  out = capsys.readouterr().err
   assert 'held a run that never saved a trained step; starting it afresh' in out
   assert json.loads((tmp_path / 'summary.json').read_text())['steps'] == 20
 
 
 def test_a_run_failing_at_its_first_step_leaves_nothing_and_the_advice_works(tmp_path, capsys):
   np.savez(tmp_path / 'two.npz', images=np.zeros((2, 8, 8), np.uint8))
-  workdir = tmp_path / 'run'
+  workdir = tmp_path / 'runs' / 'mine' / 'run'
   args = [*TINY, '--data', str(tmp_path / 'two.npz'), '--steps', '4', '--workdir', str(workdir)]
   assert cli.train_main(args) == 1
   err = capsys.readouterr().err
   assert 'batch of 64 is larger than the dataset (2 images); lower train.batch_size' in err
-  assert not workdir.exists()
+  assert not (tmp_path / 'runs').exists()  # nor the folders made to hold it
   assert cli.train_main([*args, '--set', 'train.batch_size=2']) == 0  # as the message advised
 
 
@@ -72,7 +72,7 @@ def test_nan_at_the_first_step_leaves_nothing_in_an_existing_folder(tmp_path, ca
   assert cli.train_main([*args, '--set', 'optim.d_lr=1e30', '--set', 'optim.g_lr=1e30']) == 1
   err = capsys.readouterr().err
   assert err.count('\n') == 1 and 'at step' in err and 'no checkpoint was kept' in err
-  assert sorted(p.name for p in tmp_path.iterdir()) == ['.lock', 'notes.txt']  # the user's file stays
+  assert sorted(p.name for p in tmp_path.iterdir()) == ['notes.txt']  # the user's file stays, and only it
   assert cli.train_main(args) == 0  # with sane learning rates, no "config does not match"
 
 
@@ -99,7 +99,7 @@ def test_a_never_trained_run_of_an_older_jaxgan_is_replaced(finished, tmp_path, 
   Checkpointer(tmp_path / 'checkpoints').save(create_state(config, jax.random.key(0), (8, 8, 1)))
   assert sorted(p.name for p in (tmp_path / 'checkpoints').iterdir()) == ['0']
   assert cli.train_main([*TINY, '--steps', '10', '--set', 'train.batch_size=32', '--workdir', str(tmp_path)]) == 0
-  assert 'held a run that never saved a trained step; starting it afresh' in capsys.readouterr().out
+  assert 'held a run that never saved a trained step; starting it afresh' in capsys.readouterr().err
   assert [json.loads(line)['step'] for line in (tmp_path / 'metrics.jsonl').read_text().splitlines()] == [10]
 
 
@@ -123,7 +123,7 @@ def test_files_of_something_else_are_never_removed(tmp_path, capsys):
   err = capsys.readouterr().err
   assert err.count('\n') == 1 and 'holds samples, summary.json but no jaxgan run (no config.json)' in err
   assert contents(tmp_path) == before
-  assert sorted(p.name for p in tmp_path.iterdir()) == ['.lock', 'samples', 'summary.json']
+  assert sorted(p.name for p in tmp_path.iterdir()) == ['samples', 'summary.json']  # not even a lock left
 
 
 def test_a_stopped_runs_summary_does_not_outlive_it(finished, tmp_path, capsys):
@@ -151,7 +151,7 @@ def test_extending_a_decaying_schedule_is_explicit(finished, tmp_path, capsys):
   assert contents(workdir) == before  # refused: nothing changed, config.json included
 
   assert cli.train_main([*args, '--steps', '80', '--extend']) == 0
-  out = capsys.readouterr().out
+  out = capsys.readouterr().err
   assert f'extending {workdir} from 40 to 80 steps: the cosine schedule now spans 80' in out
   rows = [json.loads(line) for line in (workdir / 'metrics.jsonl').read_text().splitlines()]
   rates = {row['step']: row['optim/g_lr'] for row in rows}
@@ -168,7 +168,7 @@ def test_sampling_changes_nothing(finished, tmp_path, capsys):
       f.write_bytes(b'garbage')
   before = contents(workdir)
   assert cli.sample_main(['--workdir', str(workdir), '--out', str(tmp_path / 's.npz')]) == 0
-  assert 'checkpoint 40 is unreadable (' in capsys.readouterr().out
+  assert 'checkpoint 40 is unreadable (' in capsys.readouterr().err
   assert contents(workdir) == before  # the corrupt checkpoint is left where it is
 
 

@@ -1,6 +1,5 @@
 """Whole-state checkpoints with orbax: save every N steps, restore the latest good one."""
 
-import logging
 import shutil
 from pathlib import Path
 
@@ -8,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import orbax.checkpoint as ocp
 
+from jaxgan._quiet import quiet_libraries
 from jaxgan.state import GANState
 
 
@@ -49,13 +49,8 @@ class Checkpointer:
       read_only=self._read_only,
       create=not self._read_only,
     )
-    absl = logging.getLogger('absl')  # orbax warns that a read-only manager is read-only
-    level = absl.level
-    absl.setLevel(logging.ERROR if self._read_only else level)
-    try:
+    with quiet_libraries():  # orbax warns that a read-only manager is read-only
       return ocp.CheckpointManager(self.directory, options=options)
-    finally:
-      absl.setLevel(level)
 
   def steps(self) -> list[int]:
     return sorted(self._manager.all_steps())
@@ -88,7 +83,8 @@ class Checkpointer:
     notes = []
     for step in reversed(self.steps()):
       try:
-        restored = self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
+        with quiet_libraries():  # a failed read is one line of ours, not pages of orbax's and tensorstore's
+          restored = self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
       except (ValueError, TypeError) as e:
         if 'shape' in str(e).lower() or 'structure' in str(e).lower():
           raise CheckpointError(

@@ -8,6 +8,7 @@ live in `jaxgan.configs`. Any leaf can be overridden from text, for example
 import dataclasses
 import importlib
 import importlib.util
+import math
 import pkgutil
 import types
 import typing
@@ -193,7 +194,9 @@ def _parse(text: str, hint: Any, key: str) -> Any:
     if hint is int:
       return int(text)
     if hint is float:
-      return float(text)
+      if not math.isfinite(value := float(text)):
+        raise ConfigError(f'{key} must be a finite number, got {text!r}')
+      return value
     if hint is str:
       return text
   except ConfigError:
@@ -295,7 +298,10 @@ def load(name_or_path: str) -> Config:
 def _get_config(module: types.ModuleType, name: str) -> Config:
   if not hasattr(module, 'get_config'):
     raise ConfigError(f'config {name} has no get_config() function')
-  config = module.get_config()
+  try:
+    config = module.get_config()
+  except Exception as e:  # a user's function: report any failure as one line
+    raise ConfigError(f'get_config() of {name} failed: {type(e).__name__}: {e}') from e
   if not isinstance(config, Config):
     raise ConfigError(f'get_config() of {name} must return jaxgan.Config, got {type(config).__name__}')
   return validate(config)

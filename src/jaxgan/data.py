@@ -17,6 +17,7 @@ uninterrupted one does, whatever the chunking.
 
 import os
 import socket
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -25,6 +26,7 @@ import jax
 import numpy as np
 
 from jaxgan import theory
+from jaxgan._quiet import quiet_libraries
 from jaxgan.config import DataConfig
 
 
@@ -131,6 +133,10 @@ def _digits() -> np.ndarray:
 
 
 def _npz(path: Path) -> np.ndarray:
+  if not zipfile.is_zipfile(path):  # np.load would take it for a pickle
+    raise DataError(
+      f'{path}: not a .npz file (not a readable zip archive); save one with numpy.savez(path, images=...)'
+    )
   try:
     with np.load(path, allow_pickle=False) as archive:
       if 'images' not in archive.files:
@@ -188,7 +194,8 @@ def _tfds(spec: str, resolution: int, seed: int) -> ImageSource:
   )
   try:
     try:
-      source = tfds.data_source(name, split=split, download=False)
+      with quiet_libraries():  # tfds warns about the folders it looks in
+        source = tfds.data_source(name, split=split, download=False)
     except Exception:  # not prepared here: download it, if there is a network to download from
       if not _online():
         raise DataError(f'tfds:{spec} is not prepared on this machine and there is no network; {way_out}') from None
@@ -229,4 +236,8 @@ def make_source(data: DataConfig, seed: int) -> Source:
     return _in_memory(_npz(path), data.resolution, seed, spec)
   if path.is_dir():
     return _in_memory(_folder(path, data.resolution), data.resolution, seed, spec)
+  if path.exists():
+    raise DataError(f'{spec}: not a data source; give a .npz file of images or a folder of PNG / JPEG files')
+  if '/' in spec or path.suffix:
+    raise DataError(f'{spec}: no such file or folder')
   raise DataError(f'unknown data source {spec!r}: use normal, digits, FILE.npz, an image folder or tfds:NAME[:SPLIT]')

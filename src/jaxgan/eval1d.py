@@ -214,12 +214,15 @@ def _panels_figure(panels: list[dict[str, Any]]) -> 'Figure':
     ax.plot(p['x'], p['p_real'], 'k--', label='data $p_r$')
     ax.plot(p['x'], p['p_gen'], 'g-', label='generator $p_g$')
     ax.plot(p['x'], p['d_game'], 'b--', label='D (game)')
-    ax.plot(p['x'], p['d_star'], color='tab:orange', ls=':', lw=2, label='$D^* = p_r/(p_r+p_g)$')
+    # D* is a ratio of densities: drawn where they are not both negligible (its estimate is noise there).
+    mixture = (p['p_real'] + p['p_gen']) / 2
+    d_star = np.where(mixture > 1e-3 * mixture.max(), p['d_star'], np.nan)
+    ax.plot(p['x'], d_star, color='tab:orange', ls=':', lw=2, label='$D^* = p_r/(p_r+p_g)$')
     ax.plot(p['x'], p['d_fit'], color='tab:purple', lw=0.8, label='D trained to convergence')
     ax.axhline(0.5, color='grey', lw=0.5)
     ax.set_xlim(lo - 0.5, hi + 0.5)
     # The statistics go in the title, above the plotting area, where no curve can run over them.
-    stats = f'JS {p["js_divergence"]:.3g}    mean |D - D*| {p["mean_abs_d_minus_dstar"]:.3f}'
+    stats = f'JS {p["js_divergence"]:.3g}    mean |D converged - D*| {p["mean_abs_d_minus_dstar"]:.3f}'
     ax.set_title(f'({string.ascii_lowercase[i]}) step {p["step"]}\n{stats}', fontsize=10)
     ax.set(xlabel='x', ylabel='density / D(x)')
   fig.legend(*axes[0].get_legend_handles_labels(), loc='lower center', ncol=5, fontsize=8)

@@ -98,20 +98,16 @@ def train(config: Config, workdir: str | os.PathLike, *, extend: bool = False, p
           before = set()
         finished = _finished_summary(workdir, int(run.state.step), config.train.steps)
         if finished:
-          hint = ' (and --extend under a decaying learning rate)' if config.optim.schedule != 'constant' else ''
-          print(
-            f'jaxgan: {workdir} already finished {config.train.steps} steps; give a larger --steps{hint} to train on',
-            flush=True,
-          )
+          hint = ', with extend (--extend) as the learning rate decays' if config.optim.schedule != 'constant' else ''
+          _note(f'{workdir} already finished {config.train.steps} steps; raise train.steps (--steps) to train on{hint}')
           return finished
-        (out / 'summary.json').unlink(missing_ok=True)  # it told of an earlier state
         _write_json(out / 'config.json', config_lib.to_dict(config))
         _write_json(out / 'run.json', {'sample_shape': list(run.source.sample_shape)})
         stop.check_not_stopped()
         return _loop(config, run, out, progress, start_time, stop)
       except BaseException:
         if owner and not workdir_lib.trained_steps(workdir):  # a run that never saved a trained step
-          workdir_lib.remove_run(workdir, keep=before, remove_dir=created)
+          workdir_lib.remove_run(workdir, keep=before, ending=True, created=created)
         raise
   except BaseException as e:
     reported = _reported(e, config, workdir)
@@ -128,6 +124,11 @@ class _Run(NamedTuple):
   checkpoints: Checkpointer
   state: GANState
   replaced: bool  # the workdir held a run that never saved a trained step, now removed
+
+
+def _note(text: str) -> None:
+  """A line to the user, on stderr with the progress bar (stdout has the result)."""
+  print(f'jaxgan: {text}', file=sys.stderr, flush=True)
 
 
 def _write_json(path: Path, value: Any) -> None:
@@ -270,7 +271,7 @@ def _open_run(config: Config, workdir: Path, extend: bool, check_not_stopped: Ca
     multihost_utils.sync_global_devices('jaxgan: workdir read')
   if replaced:  # killed, or failed, before its first checkpoint
     if jax.process_index() == 0:
-      workdir_lib.remove_run(workdir, remove_dir=False)
+      workdir_lib.remove_run(workdir)
     if several:
       multihost_utils.sync_global_devices('jaxgan: workdir cleared')
     notes.append(f'{workdir} held a run that never saved a trained step; starting it afresh')
@@ -298,7 +299,7 @@ def _open_run(config: Config, workdir: Path, extend: bool, check_not_stopped: Ca
   except DataError as e:
     raise RunError(str(e)) from e
   for note in notes:
-    print(f'jaxgan: {note}', flush=True)
+    _note(note)
   return _Run(source, mesh, checkpoints, state, replaced)
 
 
@@ -391,9 +392,16 @@ def _loop(config: Config, run: _Run, out: Path, progress: bool, start_time: floa
     except DataError as e:
       raise RunError(str(e)) from e
 
-  def chunk_of_steps(
-    state: GANState, start: int, end: int, should_stop: Callable[[], Any] | None
-  ) -> tuple[GANState, dict[str, np.ndarray]]:
+  def stopping() -> str | None:
+    """Why to stop after the step in flight: on one process, any stop request; on several, none (they stop at
+    log steps, agreed by all) but a second signal."""
+    return stop.requested() if jax.process_count() == 1 else stop.check_not_stopped_at_once()
+
+  def after_each_step() -> str | None:
+    writer.advance()
+    return stopping()
+
+  def chunk_of_steps(state: GANState, start: int, end: int) -> tuple[GANState, dict[str, np.ndarray]]:
     """Steps start..end: one dispatch (train.scan), or one a step, the data read _PIECE steps at a time."""
     if t.scan:
       state, metrics = train_steps(state, batches(start, end - start))
@@ -401,9 +409,9 @@ def _loop(config: Config, run: _Run, out: Path, progress: bool, start_time: floa
     pieces = []
     for piece_start in range(start, end, _PIECE):
       num_steps = min(_PIECE, end - piece_start)
-      state, piece = _step_by_step(state, batches(piece_start, num_steps), should_stop)
+      state, piece = _step_by_step(state, batches(piece_start, num_steps), after_each_step)
       pieces.append(piece)
-      if len(piece['d_loss']) < num_steps or (should_stop and should_stop()):
+      if len(piece['d_loss']) < num_steps or stopping():
         break
     return state, {name: np.concatenate([p[name] for p in pieces]) for name in pieces[0]}
 
@@ -411,15 +419,12 @@ def _loop(config: Config, run: _Run, out: Path, progress: bool, start_time: floa
     config.model.architecture == 'dcgan' and config.model.conv_impl == 'lax' and jax.default_backend() == 'cpu'
   )
   if t.scan and xla_convs_on_cpu:
-    print(
-      "jaxgan: train.scan with model.conv_impl=lax: XLA's CPU convolution gradients run many times slower inside "
-      'lax.scan (jax-ml/jax#12868); set train.scan=False or model.conv_impl=auto',
-      flush=True,
+    _note(
+      "train.scan with model.conv_impl=lax: XLA's CPU convolution gradients run many times slower inside "
+      'lax.scan (jax-ml/jax#12868); set train.scan=False or model.conv_impl=auto'
     )
   step = int(state.step)
   stop.training = True
-  # One process: stop requests are checked after every step; several: at log steps, agreed by all.
-  should_stop = stop.requested if jax.process_count() == 1 else stop.check_not_stopped_at_once
   writer = MetricWriter(out, step, t.steps, progress and jax.process_index() == 0)
   finished = False
   try:
@@ -434,7 +439,7 @@ def _loop(config: Config, run: _Run, out: Path, progress: bool, start_time: floa
     stopped = None
     for end in _chunk_ends(step, t.steps, t.log_every, evaluator.events() | {*range(0, t.steps, t.checkpoint_every)}):
       chunk_start = time.perf_counter()
-      state, chunk = chunk_of_steps(state, step, end, should_stop)
+      state, chunk = chunk_of_steps(state, step, end)
       _check_finite(chunk, step, checkpoints)
       done = len(chunk['d_loss'])
       seconds = time.perf_counter() - chunk_start
@@ -518,6 +523,7 @@ def _plot_losses(workdir: Path) -> None:
 
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt
+  from matplotlib.ticker import MaxNLocator
 
   rows = read_metrics(workdir / 'metrics.jsonl')
   steps = [r['step'] for r in rows]
@@ -530,6 +536,7 @@ def _plot_losses(workdir: Path) -> None:
   ax_d.axhline(0.5, color='grey', lw=0.5)
   for ax, title, ylabel in [(ax_loss, 'losses', 'loss'), (ax_d, 'discriminator outputs', 'D output (probability)')]:
     ax.set(xlabel='step', ylabel=ylabel, title=title)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend()
   fig.tight_layout()
   fig.savefig(workdir / 'losses.png', dpi=100)

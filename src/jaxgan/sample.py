@@ -2,6 +2,7 @@
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import jax
@@ -30,11 +31,12 @@ def load_run(workdir: str | os.PathLike) -> tuple[Config, GANState]:
   fresh = create_state(config, jax.random.key(config.train.seed), shape)
   state, notes = Checkpointer(path / 'checkpoints', read_only=True).restore_latest(fresh)
   for note in notes:
-    print(f'jaxgan: {note}')
+    print(f'jaxgan: {note}', file=sys.stderr)
   if state is None or int(state.step) == 0:
+    live = workdir_lib.holder(path)
+    how = f'the live run training it ({live}) saves one' if live else 'train it first: one is saved'
     raise RunError(
-      f'{path} has no trained checkpoint yet (one is saved every train.checkpoint_every steps, '
-      'at the end and when a run is stopped); train it first'
+      f'{path} has no trained checkpoint yet; {how} every train.checkpoint_every steps, at the end and when stopped'
     )
   return config, state
 

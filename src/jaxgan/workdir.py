@@ -36,14 +36,17 @@ class RunError(RuntimeError):
   """A run that cannot start or go on: unusable workdir or data, a mismatched checkpoint, NaN."""
 
 
-def prepare(workdir: str | os.PathLike) -> tuple[Path, bool]:
+def prepare(workdir: str | os.PathLike) -> tuple[Path, Path | None]:
   """Creates workdir (made absolute: orbax needs it) and checks that it is writable.
 
   Returns:
-    The absolute path, and whether this call created it.
+    The absolute path, and the outermost folder this call created (workdir or
+    one above it), None if workdir existed.
   """
   path = Path(workdir).expanduser().absolute()
-  created = not path.exists()
+  if path.exists() and not path.is_dir():
+    raise RunError(f'workdir {path} is a file, not a folder; give a folder')
+  created = next((p for p in reversed([path, *path.parents]) if not p.exists()), None)
   try:
     path.mkdir(parents=True, exist_ok=True)
     probe = path / f'.jaxgan-write-test-{os.getpid()}'  # one per process: several may share the workdir
@@ -85,6 +88,25 @@ def lock(path: Path) -> Iterator[None]:
       fcntl.flock(file, fcntl.LOCK_UN)
 
 
+def holder(path: Path) -> str | None:
+  """The live run that holds path (its line in the lock file), None if none does; changes nothing."""
+  try:
+    import fcntl
+
+    file = open(path / LOCK_FILE)  # noqa: SIM115  closed below; read-only: no lock file, no live run
+  except (ImportError, OSError):
+    return None
+  with file:
+    try:
+      fcntl.flock(file, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+      return file.read().strip() or 'another process'
+    except OSError:
+      return None
+    fcntl.flock(file, fcntl.LOCK_UN)
+  return None
+
+
 def read_config(path: Path) -> Config | None:
   """The config saved in path/config.json, None if there is none."""
   config_path = path / 'config.json'
@@ -111,14 +133,19 @@ def trained_steps(path: Path) -> list[int]:
   return sorted(step for step in steps if step > 0)
 
 
-def remove_run(path: Path, *, keep: set[str] = frozenset(), remove_dir: bool) -> None:
-  """Removes the RUN_FILES in path but those in `keep`, and the directory if asked and nothing else is left."""
+def remove_run(path: Path, *, keep: set[str] = frozenset(), ending: bool = False, created: Path | None = None) -> None:
+  """Removes the RUN_FILES in path but those in `keep`. For a run `ending` (it leaves the workdir): the lock
+  file too when no run is left, and the folders from path up to `created` (what prepare made) left empty."""
   for name in set(RUN_FILES) - set(keep):
     target = path / name
     if target.is_dir() and not target.is_symlink():
       shutil.rmtree(target, ignore_errors=True)
     else:
       target.unlink(missing_ok=True)
-  if remove_dir and {p.name for p in path.iterdir()} <= {LOCK_FILE}:
+  if ending and not (path / 'config.json').exists():
     (path / LOCK_FILE).unlink(missing_ok=True)
-    path.rmdir()
+  if ending and created:
+    for folder in [path, *path.parents][: len(path.parts) - len(created.parts) + 1]:
+      if any(folder.iterdir()):
+        break
+      folder.rmdir()

@@ -65,6 +65,10 @@ class MetricWriter:
     self._bar.set_postfix(shown, refresh=False)
     self._bar.update(step - self._bar.n)
 
+  def advance(self) -> None:
+    """One more step done: the progress bar moves (write() logs it)."""
+    self._bar.update(1)
+
   def image(self, name: str, step: int, image: np.ndarray) -> None:
     self._tb.add_image(name, image, step, dataformats='HWC')
 

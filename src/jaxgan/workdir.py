@@ -43,7 +43,7 @@ def prepare(workdir: str | os.PathLike) -> tuple[Path, Path | None]:
     The absolute path, and the outermost folder this call created (workdir or
     one above it), None if workdir existed.
   """
-  path = Path(workdir).expanduser().absolute()
+  path = Path(os.path.abspath(os.path.expanduser(workdir)))  # absolute, and no '..' in it
   if path.exists() and not path.is_dir():
     raise RunError(f'workdir {path} is a file, not a folder; give a folder')
   created = next((p for p in reversed([path, *path.parents]) if not p.exists()), None)
@@ -146,6 +146,7 @@ def remove_run(path: Path, *, keep: set[str] = frozenset(), ending: bool = False
     (path / LOCK_FILE).unlink(missing_ok=True)
   if ending and created:
     for folder in [path, *path.parents][: len(path.parts) - len(created.parts) + 1]:
-      if any(folder.iterdir()):
+      try:
+        folder.rmdir()  # only an empty folder goes
+      except OSError:
         break
-      folder.rmdir()

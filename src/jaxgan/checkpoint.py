@@ -1,5 +1,6 @@
 """Whole-state checkpoints with orbax: save every N steps, restore the latest good one."""
 
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -49,7 +50,7 @@ class Checkpointer:
       read_only=self._read_only,
       create=not self._read_only,
     )
-    with quiet_libraries():  # orbax warns that a read-only manager is read-only
+    with quiet_libraries() if self._read_only else contextlib.nullcontext():  # orbax warns that it is read-only
       return ocp.CheckpointManager(self.directory, options=options)
 
   def steps(self) -> list[int]:
@@ -99,9 +100,11 @@ class Checkpointer:
     return None, notes
 
   def _skip(self, step: int, error: Exception) -> str:
+    first_line = str(error).strip().splitlines()[0][:100] if str(error).strip() else ''
+    reason = f'{type(error).__name__}: {first_line}' if first_line else type(error).__name__
     if self._read_only:
-      return f'checkpoint {step} is unreadable ({type(error).__name__}); using the one before'
+      return f'checkpoint {step} is unreadable ({reason}); using the one before'
     aside = self.directory.parent / f'corrupt-checkpoint-{step}'
     shutil.move(self.directory / str(step), aside)
     self._manager = self._open()
-    return f'checkpoint {step} is unreadable ({type(error).__name__}); moved to {aside.name}, using the one before'
+    return f'checkpoint {step} is unreadable ({reason}); moved to {aside.name}, using the one before'

@@ -128,12 +128,16 @@ def _guarded(
 
   def run(argv: Sequence[str] | None = None) -> int:
     interrupted = []
-    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
+    try:
+      previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
+    except ValueError:  # not the main thread: the caller's signals are its own
+      previous = None
     try:
       for library in libraries:
         importlib.import_module(library)
     finally:
-      signal.signal(signal.SIGINT, previous)
+      if previous is not None:
+        signal.signal(signal.SIGINT, previous)
     try:
       if interrupted:
         raise KeyboardInterrupt('interrupted while starting; nothing was written')

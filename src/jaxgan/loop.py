@@ -107,7 +107,8 @@ def train(config: Config, workdir: str | os.PathLike, *, extend: bool = False, p
         return _loop(config, run, out, progress, start_time, stop)
       except BaseException:
         if owner and not workdir_lib.trained_steps(workdir):  # a run that never saved a trained step
-          workdir_lib.remove_run(workdir, keep=before, ending=True, created=created)
+          with stop.deferred():  # whole, even at a second Ctrl-C
+            workdir_lib.remove_run(workdir, keep=before, ending=True, created=created)
         raise
   except BaseException as e:
     reported = _reported(e, config, workdir)
@@ -424,6 +425,7 @@ def _loop(config: Config, run: _Run, out: Path, progress: bool, start_time: floa
       'lax.scan (jax-ml/jax#12868); set train.scan=False or model.conv_impl=auto'
     )
   step = int(state.step)
+  stop.check_not_stopped()
   stop.training = True
   writer = MetricWriter(out, step, t.steps, progress and jax.process_index() == 0)
   finished = False

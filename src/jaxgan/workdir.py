@@ -15,8 +15,8 @@ from jaxgan.config import Config, ConfigError
 
 LOCK_FILE = '.lock'
 # Everything jaxgan-train writes into a workdir; nothing else there is ever removed.
+# config.json last: removed in this order, a cut-short removal still leaves a run that a new one replaces.
 RUN_FILES = (
-  'config.json',
   'run.json',
   'metrics.jsonl',
   'summary.json',
@@ -29,6 +29,7 @@ RUN_FILES = (
   'checkpoints',
   'samples',
   'tensorboard',
+  'config.json',
 )
 
 
@@ -79,6 +80,9 @@ def lock(path: Path) -> Iterator[None]:
     except OSError:  # a file system without locks: go on unguarded
       yield
       return
+    if not (path / LOCK_FILE).exists() or os.stat(path / LOCK_FILE).st_ino != os.fstat(file.fileno()).st_ino:
+      # A run that failed to start removed the lock file between our open and our lock: it is another's now.
+      raise RunError(f'{path} is in use by a live run (another start); wait for it to end or use another --workdir')
     file.truncate(0)
     file.write(f'jaxgan pid {os.getpid()} on {socket.gethostname()}, since {time.strftime("%Y-%m-%d %H:%M:%S")}\n')
     file.flush()
@@ -136,7 +140,7 @@ def trained_steps(path: Path) -> list[int]:
 def remove_run(path: Path, *, keep: set[str] = frozenset(), ending: bool = False, created: Path | None = None) -> None:
   """Removes the RUN_FILES in path but those in `keep`. For a run `ending` (it leaves the workdir): the lock
   file too when no run is left, and the folders from path up to `created` (what prepare made) left empty."""
-  for name in set(RUN_FILES) - set(keep):
+  for name in [name for name in RUN_FILES if name not in keep]:
     target = path / name
     if target.is_dir() and not target.is_symlink():
       shutil.rmtree(target, ignore_errors=True)

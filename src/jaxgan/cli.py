@@ -211,8 +211,10 @@ def _sample(argv: Sequence[str] | None = None) -> int:
   args = parser.parse_args(argv)
   if args.num <= 0:
     parser.error(f'--num must be positive, got {args.num}')
-  if not 0 <= args.seed < 2**32:
-    parser.error(f'--seed must be in [0, {2**32 - 1}], got {args.seed}')
+  from jaxgan.config import MAX_SEED
+
+  if not 0 <= args.seed <= MAX_SEED:
+    parser.error(f'--seed must be in [0, {MAX_SEED}], got {args.seed}')
   target = Path(args.out or args.grid).expanduser()
   if target.suffix.lower() != ('.npz' if args.out else '.png'):
     parser.error(f'--{"out" if args.out else "grid"} must name a {".npz" if args.out else ".png"} file, got {target}')

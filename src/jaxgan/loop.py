@@ -261,8 +261,8 @@ def _open_run(config: Config, workdir: Path, extend: bool, check_not_stopped: Ca
     except ValueError as e:
       raise RunError(f'train.batch_size: {e}') from e
   saved = workdir_lib.read_config(workdir)
-  if saved is None and workdir_lib.run_files(workdir):
-    names = ', '.join(sorted(workdir_lib.run_files(workdir)))
+  if saved is None and (present := workdir_lib.run_files(workdir)):
+    names = ', '.join(sorted(present))
     raise RunError(f'{workdir} holds {names} but no jaxgan run (no config.json); use another --workdir')
   notes = []
   never_trained = not workdir_lib.trained_steps(workdir) and not list(workdir.glob('corrupt-checkpoint-*'))
@@ -511,7 +511,7 @@ def _check_finite(chunk: dict[str, np.ndarray], start: int, checkpoints: Checkpo
   for name, values in chunk.items():
     if not np.all(np.isfinite(values)):
       bad = start + int(np.argmin(np.isfinite(values))) + 1
-      kept = [s for s in checkpoints.steps() if s > 0]
+      kept = workdir_lib.trained_steps(checkpoints.directory.parent)
       where = f'last good checkpoint: step {kept[-1]} in {checkpoints.directory}' if kept else 'no checkpoint was kept'
       raise RunError(
         f'{name} became {values[bad - start - 1]} at step {bad}; training stopped, {where}; '

@@ -44,10 +44,11 @@ class SampleGrids:
     step = int(state.step)
     if not (self.dir / f'step_{step:07d}.png').exists():
       self._draw(state, step)
+    drawn = sorted((int(f.stem.removeprefix('step_')), f) for f in self.dir.glob('step_*.png'))
     pictures = [
-      images.caption(images.read_png(f), f'step {int(f.stem.removeprefix("step_"))}')
-      for f in sorted(self.dir.glob('step_*.png'))
-      if int(f.stem.removeprefix('step_')) <= step  # not those of a later, interrupted part of the run
+      images.caption(images.read_png(f), f'step {drawn_at}')
+      for drawn_at, f in drawn
+      if drawn_at <= step  # not those of a later, interrupted part of the run
     ]
     images.save_gif(self.workdir / 'samples.gif', pictures)
     images.save_png(self.workdir / 'samples.png', pictures[-1])

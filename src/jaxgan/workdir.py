@@ -75,14 +75,13 @@ def lock(path: Path) -> Iterator[None]:
       fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
       file.seek(0)
-      owner = file.read().strip() or 'another process'
-      raise RunError(f'{path} is in use by a live run ({owner}); wait for it to end or use another --workdir') from None
+      raise _in_use(path, file.read().strip() or 'another process') from None
     except OSError:  # a file system without locks: go on unguarded
       yield
       return
     if not (path / LOCK_FILE).exists() or os.stat(path / LOCK_FILE).st_ino != os.fstat(file.fileno()).st_ino:
       # A run that failed to start removed the lock file between our open and our lock: it is another's now.
-      raise RunError(f'{path} is in use by a live run (another start); wait for it to end or use another --workdir')
+      raise _in_use(path, 'another start')
     file.truncate(0)
     file.write(f'jaxgan pid {os.getpid()} on {socket.gethostname()}, since {time.strftime("%Y-%m-%d %H:%M:%S")}\n')
     file.flush()
@@ -90,6 +89,10 @@ def lock(path: Path) -> Iterator[None]:
       yield
     finally:
       fcntl.flock(file, fcntl.LOCK_UN)
+
+
+def _in_use(path: Path, owner: str) -> RunError:
+  return RunError(f'{path} is in use by a live run ({owner}); wait for it to end or use another --workdir')
 
 
 def holder(path: Path) -> str | None:

@@ -62,7 +62,7 @@ def test_which_discriminator_and_latents_the_generator_gradient_sees(order, reus
   state = toy_state(config)
   real = batch(config)
   new_state, _ = step_lib.train_step(copy(state), real)
-  d_key, g_key = step_lib._step_keys(state)
+  d_key, g_key, _ = step_lib._step_keys(state)
   # Fresh latents for G, or those of the last D update.
   z = state.sample_latent(jax.random.split(d_key, 2)[-1] if reuse_fake else g_key, 64)
 

@@ -68,7 +68,8 @@ def _train_parser() -> argparse.ArgumentParser:
     f'default {DEFAULT_CONFIG}',
   )
   parser.add_argument(
-    '--data', help="data source: normal, digits, FILE.npz, DIR or tfds:NAME[:SPLIT]; default the config's"
+    '--data',
+    help="data source: normal, ring8, grid25, digits, FILE.npz, DIR or tfds:NAME[:SPLIT]; default the config's",
   )
   parser.add_argument(
     '--workdir', help='run directory, created if needed; a checkpoint in it is resumed; default runs/CONFIG'

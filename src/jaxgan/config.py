@@ -15,7 +15,10 @@ import typing
 from pathlib import Path
 from typing import Any, Literal
 
+from jaxgan.augment import Augmentation
+from jaxgan.losses import WITH_LABELS, Objective
 from jaxgan.models import Activation
+from jaxgan.penalties import PENALTIES
 from jaxgan.priors import Prior
 
 
@@ -41,13 +44,14 @@ class ModelConfig:
   extra_layers: int = 0  # dcgan only: 3x3 stride-1 conv layers added to G and to D
   conv_impl: Literal['auto', 'lax', 'matmul'] = 'auto'  # dcgan only: see jaxgan.conv
   compute_dtype: Literal['float32', 'bfloat16'] = 'float32'  # parameters and optimizer state stay float32
+  spectral_norm: bool = False  # spectral normalisation of D's weight layers (Miyato et al., 2018)
 
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
   """Where real samples come from."""
 
-  source: str = 'normal'  # normal, digits, FILE.npz, DIR or tfds:NAME[:SPLIT] (see jaxgan.data)
+  source: str = 'normal'  # normal, ring8, grid25, digits, FILE.npz, DIR or tfds:NAME[:SPLIT] (see jaxgan.data)
   mean: float = 1.0  # normal only
   std: float = 1.0  # normal only
   resolution: int = 0  # images: center-crop and resize to this side; 0 keeps the stored size
@@ -68,9 +72,17 @@ class OptimConfig:
 
 @dataclasses.dataclass(frozen=True)
 class GameConfig:
-  """The min-max game: losses, update order and the generator EMA."""
+  """The min-max game: objective, regularisers, what D sees, update order and the generator EMA."""
 
-  objective: Literal['minimax', 'non_saturating'] = 'non_saturating'
+  objective: Objective = 'non_saturating'  # see jaxgan.losses.get_objective
+  label_smoothing: float = 0.0  # one-sided: real samples labelled 1 - s (minimax, non_saturating, least_squares)
+  weight_clip: float = 0.0  # clip D's parameters to [-c, c] after each update (WGAN: 0.01); 0: off
+  penalty: Literal[('none', *PENALTIES)] = 'none'  # gradient penalty of D (jaxgan.penalties)
+  penalty_weight: float = 10.0  # gamma of R1 / R2, lambda of WGAN-GP / DRAGAN
+  penalty_every: int = 1  # lazy regularisation: every k rounds, weighted by k (StyleGAN2)
+  instance_noise: float = 0.0  # std of Gaussian noise added to D's inputs, real and generated
+  augment: tuple[Augmentation, ...] = ()  # DiffAugment of D's inputs, e.g. color,translation,cutout (images)
+  pack: int = 1  # PacGAN: D judges packs of this many samples
   update_order: Literal['alternating', 'simultaneous'] = 'alternating'
   d_steps: int = 1  # D updates per G update
   reuse_fake: bool = False  # G's update reuses the last D update's latents and G pass (see jaxgan.step)
@@ -141,6 +153,25 @@ def validate(config: Config) -> Config:
     (config.train.max_seconds >= 0, 'train.max_seconds must be positive (or 0 for no limit)'),
     (0 <= config.train.seed <= MAX_SEED, f'train.seed must be in [0, {MAX_SEED}]'),
     (config.game.d_steps > 0, 'game.d_steps must be positive'),
+    (0 <= config.game.label_smoothing < 1, 'game.label_smoothing must be in [0, 1), e.g. 0.1'),
+    (
+      not config.game.label_smoothing or config.game.objective in WITH_LABELS,
+      f'game.label_smoothing needs an objective with labels ({", ".join(WITH_LABELS)}), '
+      f'not {config.game.objective}; set it to 0',
+    ),
+    (config.game.weight_clip >= 0, 'game.weight_clip must be positive (or 0 for no clipping)'),
+    (config.game.penalty_weight >= 0, 'game.penalty_weight must be 0 or more'),
+    (config.game.penalty_every > 0, 'game.penalty_every must be positive'),
+    (config.game.instance_noise >= 0, 'game.instance_noise must be 0 or more'),
+    (config.game.pack > 0, 'game.pack must be positive'),
+    (
+      config.train.batch_size % config.game.pack == 0,
+      f'train.batch_size={config.train.batch_size} must be a multiple of game.pack={config.game.pack}',
+    ),
+    (
+      config.game.pack == 1 or config.data.source != 'normal',
+      "game.pack > 1 does not fit the 1-D theory check (it needs D's output on single samples); use game.pack=1",
+    ),
     (0 <= config.game.ema_decay < 1, 'game.ema_decay must be in [0, 1)'),
     (config.optim.g_lr > 0 and config.optim.d_lr > 0, 'optim.g_lr and optim.d_lr must be positive'),
     (0 <= config.optim.final_lr_fraction <= 1, 'optim.final_lr_fraction must be in [0, 1]'),
@@ -154,8 +185,9 @@ def validate(config: Config) -> Config:
     (config.data.resolution >= 0, 'data.resolution must be positive (or 0 to keep the stored size)'),
     (config.data.std > 0, 'data.std must be positive'),
     (
-      config.model.architecture == 'mlp' or config.data.source != 'normal',
-      f'model.architecture={config.model.architecture} needs image data; data.source=normal is 1-D: use mlp',
+      config.model.architecture == 'mlp' or config.data.source not in ('normal', 'ring8', 'grid25'),
+      f'model.architecture={config.model.architecture} needs image data; '
+      f'data.source={config.data.source} is {"1-D" if config.data.source == "normal" else "2-D"}: use mlp',
     ),
     (all(0 <= f <= 1 for f in config.eval.panel_fractions), 'eval.panel_fractions must be in [0, 1]'),
     (

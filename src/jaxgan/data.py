@@ -1,6 +1,8 @@
 """Sources of real samples, chosen by `data.source` (`jaxgan-train --data`).
 
   normal                 N(mean, std^2) in one dimension (known density);
+  ring8, grid25          the 2-D Gaussian mixtures of the mode-collapse protocol
+                         (jaxgan.mixtures), sampled on the device;
   digits                 scikit-learn's 1,797 handwritten digits, 8x8, no download;
   FILE.npz               `images` uint8 [N, H, W] or [N, H, W, C] (and optional `labels`);
   DIR                    a folder of PNG / JPEG files;
@@ -9,12 +11,13 @@
 
 A source knows the shape of one sample and returns the batches of any range of
 steps, `batches(start, num_steps, batch_size)` -> float32 [num_steps,
-batch_size, *sample_shape], images scaled to [-1, 1]. Batch t depends only on
-the seed and t (each epoch is a fresh seeded permutation), so the data
-position is the step itself: a resumed run reads exactly what an
-uninterrupted one does, whatever the chunking.
+batch_size, *sample_shape] (a NumPy array, or a jax.Array made on the device),
+images scaled to [-1, 1]. Batch t depends only on the seed and t (each epoch
+is a fresh seeded permutation), so the data position is the step itself: a
+resumed run reads exactly what an uninterrupted one does, whatever the chunking.
 """
 
+import functools
 import os
 import socket
 import zipfile
@@ -23,9 +26,10 @@ from pathlib import Path
 from typing import Protocol
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
-from jaxgan import theory
+from jaxgan import mixtures, theory
 from jaxgan._quiet import quiet_libraries
 from jaxgan.config import DataConfig
 
@@ -37,7 +41,7 @@ class DataError(ValueError):
 class Source(Protocol):
   sample_shape: tuple[int, ...]
 
-  def batches(self, start: int, num_steps: int, batch_size: int) -> np.ndarray: ...
+  def batches(self, start: int, num_steps: int, batch_size: int) -> np.ndarray | jax.Array: ...
 
 
 class NormalSource:
@@ -65,6 +69,36 @@ class NormalSource:
   def support(self) -> tuple[float, float]:
     """An interval holding all but a negligible part (1e-15) of the mass."""
     return self.mean - 8 * self.std, self.mean + 8 * self.std
+
+
+@functools.partial(jax.jit, static_argnums=(0, 3, 4))
+def _mixture_batches(
+  mixture: mixtures.Mixture, key: jax.Array, start: jax.Array, num_steps: int, batch_size: int
+) -> jax.Array:
+  """Batches [num_steps, batch_size, 2] of steps start.., batch t drawn with fold_in(key, t)."""
+  steps = start + jnp.arange(num_steps)
+  return jax.vmap(lambda t: mixtures.sample(mixture, jax.random.fold_in(key, t), batch_size))(steps)
+
+
+class MixtureSource:
+  """A 2-D Gaussian mixture of jaxgan.mixtures, a source whose density is known."""
+
+  sample_shape = (2,)
+
+  def __init__(self, mixture: mixtures.Mixture, seed: int):
+    self.mixture, self.seed = mixture, seed
+
+  def batches(self, start: int, num_steps: int, batch_size: int) -> jax.Array:
+    """float32 [num_steps, batch_size, 2], made on the device by one jitted function."""
+    return _mixture_batches(self.mixture, jax.random.key(self.seed), jnp.int32(start), num_steps, batch_size)
+
+  def sample(self, key: jax.Array, num: int) -> jax.Array:
+    """num samples [num, 2] drawn with a JAX key, for evaluation."""
+    return mixtures.sample(self.mixture, key, num)
+
+  def density(self, x: jax.Array) -> jax.Array:
+    """The mixture's density [N] at points x [N, 2]."""
+    return mixtures.density(self.mixture, x)
 
 
 class ImageSource:
@@ -225,6 +259,8 @@ def make_source(data: DataConfig, seed: int) -> Source:
   spec = data.source
   if spec == 'normal':
     return NormalSource(data.mean, data.std, seed)
+  if spec in mixtures.MIXTURES:
+    return MixtureSource(mixtures.MIXTURES[spec], seed)
   if spec == 'digits':
     return _in_memory(_digits(), data.resolution, seed, 'digits')
   if spec.startswith('tfds:'):
@@ -240,4 +276,6 @@ def make_source(data: DataConfig, seed: int) -> Source:
     raise DataError(f'{spec}: not a data source; give a .npz file of images or a folder of PNG / JPEG files')
   if '/' in spec or path.suffix:
     raise DataError(f'{spec}: no such file or folder')
-  raise DataError(f'unknown data source {spec!r}: use normal, digits, FILE.npz, an image folder or tfds:NAME[:SPLIT]')
+  raise DataError(
+    f'unknown data source {spec!r}: use normal, ring8, grid25, digits, FILE.npz, an image folder or tfds:NAME[:SPLIT]'
+  )

@@ -25,7 +25,7 @@ from jaxgan.config import EvalConfig
 from jaxgan.data import NormalSource
 from jaxgan.losses import discriminator_loss
 from jaxgan.state import GANState, Variables, discriminate, generate
-from jaxgan.writer import read_metrics, write_atomically
+from jaxgan.writer import read_metrics, read_panels, write_panels
 
 if TYPE_CHECKING:
   from matplotlib.figure import Figure
@@ -35,19 +35,6 @@ _EPS = 1e-7  # D is clipped to [eps, 1 - eps] inside logarithms
 # optimum log 4 - 2 JS; what is left is mostly the noise of the p_g estimate.
 _CONVERGED_NATS = 0.01
 _PANELS_FILE = 'panels.npz'
-
-
-def _load_panels(path: Path) -> list[dict[str, Any]]:
-  """The panels saved in `path`, in order; none if it does not exist."""
-  if not path.exists():
-    return []
-  panels: dict[int, dict[str, Any]] = {}
-  with np.load(path) as saved:
-    for name in saved.files:
-      index, key = name.split('/', 1)
-      value = saved[name]
-      panels.setdefault(int(index), {})[key] = value.item() if value.ndim == 0 else value
-  return [panels[i] for i in sorted(panels)]
 
 
 @functools.partial(jax.jit, static_argnums=(2, 3, 4))
@@ -89,7 +76,7 @@ class Evaluator1D:
     self.config, self.source, self.key, self.workdir = config, source, key, workdir
     self.panel_steps = {round(f * total_steps) for f in config.panel_fractions}
     # What an earlier part of this run recorded (metrics.jsonl is already cut back to the resumed step).
-    self.panels = _load_panels(workdir / _PANELS_FILE)
+    self.panels = read_panels(workdir / _PANELS_FILE)
     self.curve = [
       {'step': row['step'], 'js_divergence': row['eval/js_divergence'], 'value': row['eval/value']}
       for row in read_metrics(workdir / 'metrics.jsonl')
@@ -168,13 +155,7 @@ class Evaluator1D:
     self.panels.append(
       {**result, 'x': x, 'p_real': p_real, 'p_gen': p_gen, 'd_game': d_game, 'd_star': d_star, 'd_fit': d_fit}
     )
-    arrays = {f'{i}/{k}': v for i, p in enumerate(self.panels) for k, v in p.items()}
-
-    def save(path: Path) -> None:
-      with open(path, 'wb') as file:  # a file, not a name: np.savez would add .npz to the temporary name
-        np.savez(file, **arrays)
-
-    write_atomically(self.workdir / _PANELS_FILE, save)
+    write_panels(self.workdir / _PANELS_FILE, self.panels)
     return result
 
   def summary(self, state: GANState) -> dict[str, float]:

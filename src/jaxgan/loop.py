@@ -7,7 +7,8 @@ It writes into the workdir:
   checkpoints/      orbax checkpoints of the whole state, every train.checkpoint_every steps;
   summary.json      the final figures (or those of a stopped run); losses.png, the loss curves;
   samples/, samples.gif, samples.png    for image GANs;
-  panels.png, curves.png                for 1-D games with a known data density.
+  panels.png, curves.png                for 1-D games with a known data density;
+  panels.png, modes.png                 for the 2-D mixtures (ring8, grid25).
 
 Starting again on a workdir with a checkpoint resumes from it, exactly: batch,
 randomness and update order depend only on the step, which the checkpoint holds.
@@ -47,8 +48,9 @@ from jaxgan import parallel
 from jaxgan import workdir as workdir_lib
 from jaxgan.checkpoint import Checkpointer, CheckpointError
 from jaxgan.config import Config
-from jaxgan.data import DataError, NormalSource, Source, make_source
+from jaxgan.data import DataError, MixtureSource, NormalSource, Source, make_source
 from jaxgan.eval1d import Evaluator1D
+from jaxgan.eval2d import Evaluator2D
 from jaxgan.samples import SampleGrids
 from jaxgan.state import GANState, create_state, learning_rates
 from jaxgan.step import train_step, train_steps
@@ -433,6 +435,8 @@ def _loop(config: Config, run: _Run, out: Path, progress: bool, start_time: floa
     eval_key = jax.random.split(jax.random.key(t.seed))[1]
     if isinstance(source, NormalSource):
       evaluator = Evaluator1D(config.eval, source, eval_key, t.steps, out)
+    elif isinstance(source, MixtureSource):
+      evaluator = Evaluator2D(config.eval, source, eval_key, t.steps, out)
     else:
       evaluator = SampleGrids(out, writer, eval_key, t.sample_every, t.steps)
     evaluator(state, step)

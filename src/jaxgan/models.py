@@ -41,19 +41,25 @@ class MLPGenerator(nn.Module):
     return out.reshape(z.shape[0], *self.sample_shape)
 
 
+def _apply(layer: nn.Module, x: jax.Array, spectral_norm: bool, train: bool) -> jax.Array:
+  """layer(x), its weights spectrally normalised if asked: one power iteration per call in training, its vector
+  and the estimated singular value kept in the batch_stats collection (so in the train state)."""
+  return nn.SpectralNorm(layer)(x, update_stats=train) if spectral_norm else layer(x)
+
+
 class MLPDiscriminator(nn.Module):
   """Fully connected discriminator for low-dimensional data."""
 
   hidden: tuple[int, ...] = (64, 64)
   activation: Activation = 'leaky_relu'
+  spectral_norm: bool = False
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
-    del train
     h = x.reshape(x.shape[0], -1)
     for width in self.hidden:
-      h = _ACTIVATIONS[self.activation](nn.Dense(width)(h))
-    return nn.Dense(1)(h)[:, 0]
+      h = _ACTIVATIONS[self.activation](_apply(nn.Dense(width), h, self.spectral_norm, train))
+    return _apply(nn.Dense(1), h, self.spectral_norm, train)[:, 0]
 
 
 def dcgan_base_resolution(resolution: int) -> int:
@@ -142,24 +148,29 @@ class DCGANDiscriminator(nn.Module):
 
   Mirrors DCGANGenerator: batch norm on every conv but the first, no biases;
   for 64x64 and width 64 the pytorch/examples DCGAN netD without its sigmoid.
-  `extra_layers` adds 3x3 stride-1 convolutions after the first one.
+  `extra_layers` adds 3x3 stride-1 convolutions after the first one. With
+  `spectral_norm`, every convolution and the dense layer are spectrally normalised.
   """
 
   resolution: int
   width: int = 64
   extra_layers: int = 0
   conv_impl: conv.Impl = 'auto'
+  spectral_norm: bool = False
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
+    def layer(module: nn.Module, h: jax.Array) -> jax.Array:
+      return _apply(module, h, self.spectral_norm, train)
+
     h = x
     for i, w in enumerate(reversed(_dcgan_widths(self.resolution, self.width))):
-      h = Conv(w, (4, 4), (2, 2), 'SAME', impl=self.conv_impl)(h)
+      h = layer(Conv(w, (4, 4), (2, 2), 'SAME', impl=self.conv_impl), h)
       if i > 0:
         h = _batch_norm(train)(h)
       h = nn.leaky_relu(h, 0.2)
       if i == 0:
         for _ in range(self.extra_layers):
-          h = nn.leaky_relu(_batch_norm(train)(Conv(w, (3, 3), impl=self.conv_impl)(h)), 0.2)
+          h = nn.leaky_relu(_batch_norm(train)(layer(Conv(w, (3, 3), impl=self.conv_impl), h)), 0.2)
     h = h.reshape(x.shape[0], -1)
-    return nn.Dense(1, use_bias=False, kernel_init=_DCGAN_INIT)(h)[:, 0]
+    return layer(nn.Dense(1, use_bias=False, kernel_init=_DCGAN_INIT), h)[:, 0]

@@ -78,7 +78,7 @@ def make_models(model: ModelConfig, sample_shape: tuple[int, ...]) -> tuple[nn.M
   if model.architecture == 'mlp':
     return (
       models.MLPGenerator(sample_shape, model.g_hidden, model.activation),
-      models.MLPDiscriminator(model.d_hidden, model.activation),
+      models.MLPDiscriminator(model.d_hidden, model.activation, model.spectral_norm),
     )
   if len(sample_shape) != 3 or sample_shape[0] != sample_shape[1] or sample_shape[0] < 4:
     raise ValueError(
@@ -88,7 +88,7 @@ def make_models(model: ModelConfig, sample_shape: tuple[int, ...]) -> tuple[nn.M
   side, channels = sample_shape[1:]
   return (
     models.DCGANGenerator(side, channels, model.g_width, model.extra_layers, model.conv_impl),
-    models.DCGANDiscriminator(side, model.d_width, model.extra_layers, model.conv_impl),
+    models.DCGANDiscriminator(side, model.d_width, model.extra_layers, model.conv_impl, model.spectral_norm),
   )
 
 
@@ -161,7 +161,12 @@ def create_state(
   z = jnp.zeros((1, config.model.latent_dim))
   dtype = config.model.compute_dtype
   g = _init_player(generator, g_tx, g_key, z, dtype)
-  d = _init_player(discriminator, d_tx, d_key, jnp.zeros((1, *sample_shape)), dtype)
+  if config.game.augment and len(sample_shape) != 3:
+    raise ConfigError(
+      f'game.augment (DiffAugment) needs images, not samples of shape {sample_shape}; set game.augment=()'
+    )
+  pack = config.game.pack
+  d = _init_player(discriminator, d_tx, d_key, jnp.zeros((1, *sample_shape[:-1], sample_shape[-1] * pack)), dtype)
   return GANState(
     step=jnp.zeros((), jnp.int32),
     key=step_key,
@@ -183,6 +188,6 @@ def generate(state: GANState, z: jax.Array, *, ema: bool = True) -> jax.Array:
 
 
 def discriminate(state: GANState, x: jax.Array) -> jax.Array:
-  """D's logits [B] for samples x, in inference mode."""
+  """D's logits [B] for samples x, in inference mode; with game.pack = m, D judges m copies of each sample."""
   d = state.discriminator
-  return d.apply(d.params, d.batch_stats, x, train=False)[0]
+  return d.apply(d.params, d.batch_stats, jnp.concatenate([x] * state.game.pack, axis=-1), train=False)[0]

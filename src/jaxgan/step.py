@@ -12,6 +12,12 @@ the fake batch of the round's last D update and the generator pass that made
 it, as pytorch/examples' DCGAN and the TensorFlow tutorial do: one generator
 forward pass fewer per round.
 
+What D sees of a batch, real or generated alike: DiffAugment (game.augment),
+instance noise, then packs of game.pack samples (PacGAN). D's loss is the
+objective's (jaxgan.losses) plus a gradient penalty (jaxgan.penalties) every
+game.penalty_every rounds; with game.weight_clip, D's parameters are clipped
+after each update.
+
 Randomness: round t draws from fold_in(state.key, t), so a resumed run draws
 exactly what an uninterrupted one does.
 """
@@ -22,16 +28,51 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxgan.losses import get_objective, value_function
+from jaxgan.augment import diff_augment, instance_noise, pack
+from jaxgan.config import GameConfig
+from jaxgan.losses import GANObjective, get_objective, value_function
+from jaxgan.penalties import Discriminator, get_penalty
 from jaxgan.state import GANState, Player, Variables
 
 Metrics = dict[str, jax.Array]
 
 
-def _step_keys(state: GANState) -> tuple[jax.Array, jax.Array]:
-  """(discriminator key, generator key) of this round."""
-  d_key, g_key = jax.random.split(jax.random.fold_in(state.key, state.step))
-  return d_key, g_key
+def _step_keys(state: GANState) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """(discriminator key, generator key, D-input key) of this round."""
+  round_key = jax.random.fold_in(state.key, state.step)
+  d_key, g_key = jax.random.split(round_key)
+  return d_key, g_key, jax.random.fold_in(round_key, 1)
+
+
+def _objective(game: GameConfig) -> GANObjective:
+  return get_objective(game.objective, label_smoothing=game.label_smoothing)
+
+
+def _discriminator_input(game: GameConfig, samples: jax.Array, key: jax.Array) -> jax.Array:
+  """What D sees of samples [B, ...]: DiffAugment, instance noise, then packs of game.pack, [B / pack, ...]."""
+  augment_key, noise_key = jax.random.split(key)
+  if game.augment:
+    samples = diff_augment(augment_key, samples, game.augment)
+  if game.instance_noise:
+    samples = instance_noise(noise_key, samples, game.instance_noise)
+  return pack(samples, game.pack)
+
+
+def _penalty(
+  state: GANState, discriminator: Discriminator, real: jax.Array, fake: jax.Array, key: jax.Array
+) -> jax.Array:
+  """The gradient-penalty term of this round's D loss: weighted, and every penalty_every rounds (weighted by it)."""
+  game = state.game
+  if game.penalty == 'none':
+    return jnp.zeros(())
+
+  def term() -> jax.Array:
+    values = get_penalty(game.penalty)(discriminator, real, fake, key)
+    return game.penalty_weight * game.penalty_every * values.mean()
+
+  if game.penalty_every == 1:
+    return term()
+  return jax.lax.cond(state.step % game.penalty_every == 0, term, lambda: jnp.zeros(()))
 
 
 def _generator_pass(state: GANState, key: jax.Array, batch_size: int) -> tuple[jax.Array, Callable, Variables]:
@@ -42,37 +83,53 @@ def _generator_pass(state: GANState, key: jax.Array, batch_size: int) -> tuple[j
   return fake, pullback, stats
 
 
-def _discriminator_update(state: GANState, real: jax.Array, fake: jax.Array) -> tuple[Player, Metrics]:
+def _discriminator_update(state: GANState, real: jax.Array, fake: jax.Array, key: jax.Array) -> tuple[Player, Metrics]:
   """One D update on real [B, ...] and fake [B, ...] samples."""
-  d = state.discriminator
-  fake = jax.lax.stop_gradient(fake)
+  d, game = state.discriminator, state.game
+  real_key, fake_key, penalty_key = jax.random.split(key, 3)
+  real = _discriminator_input(game, real, real_key)
+  fake = _discriminator_input(game, jax.lax.stop_gradient(fake), fake_key)
 
-  def loss_fn(params: Variables) -> tuple[jax.Array, tuple[Variables, jax.Array, jax.Array]]:
+  def loss_fn(params: Variables) -> tuple[jax.Array, tuple[Variables, Metrics]]:
     # Real and fake pass separately, so each has its own batch statistics.
     real_logits, stats = d.apply(params, d.batch_stats, real, train=True)
     fake_logits, stats = d.apply(params, stats, fake, train=True)
-    loss = get_objective(state.game.objective).discriminator_loss(real_logits, fake_logits)
-    return loss.mean(), (stats, real_logits, fake_logits)
+    loss = _objective(game).discriminator_loss(real_logits, fake_logits).mean()
+    penalty = _penalty(state, lambda x: d.apply(params, stats, x, train=True)[0], real, fake, penalty_key)
+    metrics = {
+      'd_loss': loss,
+      'd_penalty': penalty,  # the term added to D's loss (0 in rounds without it)
+      'd_real': jax.nn.sigmoid(real_logits).mean(),  # mean D(x)
+      'd_fake': jax.nn.sigmoid(fake_logits).mean(),  # mean D(G(z))
+      'value': value_function(real_logits, fake_logits).mean(),  # V(D, G) before the update
+    }
+    return loss + penalty, (stats, metrics)
 
-  (loss, (stats, real_logits, fake_logits)), grads = jax.value_and_grad(loss_fn, has_aux=True)(d.params)
-  metrics = {
-    'd_loss': loss,
-    'd_real': jax.nn.sigmoid(real_logits).mean(),  # mean D(x)
-    'd_fake': jax.nn.sigmoid(fake_logits).mean(),  # mean D(G(z))
-    'value': value_function(real_logits, fake_logits).mean(),  # V(D, G) before the update
-    'grad_norm_d': optax.tree.norm(grads),
-  }
-  return d.apply_gradients(grads, stats), metrics
+  (_, (stats, metrics)), grads = jax.value_and_grad(loss_fn, has_aux=True)(d.params)
+  if game.penalty == 'none':
+    del metrics['d_penalty']
+  d = d.apply_gradients(grads, stats)
+  if game.weight_clip:
+    d = d.replace(params=jax.tree.map(lambda p: jnp.clip(p, -game.weight_clip, game.weight_clip), d.params))
+  return d, {**metrics, 'grad_norm_d': optax.tree.norm(grads)}
 
 
-def _generator_gradients(state: GANState, fake: jax.Array, pullback: Callable) -> tuple[Variables, Metrics]:
-  """G's loss gradient against state.discriminator, through G's pass that made `fake`."""
-  d = state.discriminator
+def _generator_gradients(
+  state: GANState, real: jax.Array, fake: jax.Array, pullback: Callable, key: jax.Array
+) -> tuple[Variables, Metrics]:
+  """G's loss gradient against state.discriminator, through G's pass that made `fake`.
+
+  The relativistic objectives compare with D's outputs on `real`; for the
+  others that pass is unused, and XLA drops it.
+  """
+  d, game = state.discriminator, state.game
+  real_key, fake_key = jax.random.split(key)
+  # D sees the batches as in its own update; its statistics stay as they are.
+  real_logits, _ = d.apply(d.params, d.batch_stats, _discriminator_input(game, real, real_key), train=True)
 
   def loss_fn(fake: jax.Array) -> jax.Array:
-    # D sees the batch as in its own update; its statistics stay as they are.
-    fake_logits, _ = d.apply(d.params, d.batch_stats, fake, train=True)
-    return get_objective(state.game.objective).generator_loss(fake_logits).mean()
+    fake_logits, _ = d.apply(d.params, d.batch_stats, _discriminator_input(game, fake, fake_key), train=True)
+    return _objective(game).generator_loss(real_logits, fake_logits).mean()
 
   loss, fake_grads = jax.value_and_grad(loss_fn)(fake)
   (grads,) = pullback(fake_grads)
@@ -81,7 +138,7 @@ def _generator_gradients(state: GANState, fake: jax.Array, pullback: Callable) -
 
 def _round(state: GANState, batch: jax.Array) -> tuple[GANState, Metrics]:
   """One round of the game: train_step, uncompiled."""
-  d_key, g_key = _step_keys(state)
+  d_key, g_key, input_key = _step_keys(state)
   d_steps = state.game.d_steps
   if batch.shape[1:] != state.sample_shape:
     raise ValueError(
@@ -92,24 +149,24 @@ def _round(state: GANState, batch: jax.Array) -> tuple[GANState, Metrics]:
     raise ValueError(f'batch of {batch.shape[0]} does not split into {d_steps} discriminator updates')
   reals = batch.reshape(d_steps, batch.shape[0] // d_steps, *batch.shape[1:])
   batch_size = reals.shape[1]
+  *d_input_keys, g_input_key = jax.random.split(input_key, d_steps + 1)
   # G's pass for its own update: fresh latents, or the last D update's (reuse_fake).
   d_passes = [_generator_pass(state, key, batch_size) for key in jax.random.split(d_key, d_steps)]
   fake, pullback, g_stats = d_passes[-1] if state.game.reuse_fake else _generator_pass(state, g_key, batch_size)
 
   if state.game.update_order == 'simultaneous':
-    g_grads, g_metrics = _generator_gradients(state, fake, pullback)
+    g_grads, g_metrics = _generator_gradients(state, reals[-1], fake, pullback, g_input_key)
 
   # A Python loop, unrolled at trace time (d_steps is small): inside lax.scan,
   # XLA's CPU backend ran the convolutions several times slower.
   d_metrics = []
-  for real, (d_fake, _, _) in zip(reals, d_passes, strict=True):
-    disc, metrics = _discriminator_update(state, real, d_fake)
+  for real, (d_fake, _, _), key in zip(reals, d_passes, d_input_keys, strict=True):
+    disc, metrics = _discriminator_update(state, real, d_fake, key)
     state = state.replace(discriminator=disc)
     d_metrics.append(metrics)
 
   if state.game.update_order == 'alternating':
-    g_grads, g_metrics = _generator_gradients(state, fake, pullback)
-
+    g_grads, g_metrics = _generator_gradients(state, reals[-1], fake, pullback, g_input_key)
   generator = state.generator.apply_gradients(g_grads, g_stats)
   ema = optax.incremental_update(generator.params, state.ema_params, 1.0 - state.game.ema_decay)
   state = state.replace(step=state.step + 1, generator=generator, ema_params=ema)

@@ -25,6 +25,8 @@ RUN_FILES = (
   'samples.gif',
   'panels.png',
   'panels.npz',
+  'panels2d.npz',
+  'modes.png',
   'curves.png',
   'checkpoints',
   'samples',

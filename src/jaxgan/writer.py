@@ -5,6 +5,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +31,30 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
     os.replace(temporary, path)
   finally:
     temporary.unlink(missing_ok=True)
+
+
+def read_panels(path: Path) -> list[dict[str, Any]]:
+  """The panels that write_panels saved in `path`, in order (scalars as Python numbers); none if it does not exist."""
+  if not path.exists():
+    return []
+  panels: dict[int, dict[str, Any]] = {}
+  with np.load(path) as saved:
+    for name in saved.files:
+      index, key = name.split('/', 1)
+      value = saved[name]
+      panels.setdefault(int(index), {})[key] = value.item() if value.ndim == 0 else value
+  return [panels[i] for i in sorted(panels)]
+
+
+def write_panels(path: Path, panels: list[dict[str, Any]]) -> None:
+  """Saves a list of dicts of arrays and numbers as one .npz file, atomically (entries `index/key`)."""
+  arrays = {f'{i}/{k}': v for i, p in enumerate(panels) for k, v in p.items()}
+
+  def save(temporary: Path) -> None:
+    with open(temporary, 'wb') as file:  # a file, not a name: np.savez would add .npz to the temporary name
+      np.savez(file, **arrays)
+
+  write_atomically(path, save)
 
 
 class MetricWriter:

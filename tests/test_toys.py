@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import jaxgan
+from jaxgan import config as config_lib
 from jaxgan import mixtures
 from jaxgan.config import DataConfig, EvalConfig, ModelConfig, TrainConfig
 from jaxgan.data import MixtureSource, make_source
@@ -158,3 +159,13 @@ def test_ring8_run_is_scored_and_drawn(tmp_path):
   scores = evaluator(jaxgan.create_state(config, jax.random.key(0), (2,)), 30)
   assert set(scores) == {'modes_covered', 'high_quality_fraction', 'mode_kl'}
   assert [p['step'] for p in evaluator.panels] == [20]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name, modes, quality, kl', [('ring8', 8, 0.98, 0.02), ('grid25', 25, 0.97, 0.02)])
+def test_default_recipe_meets_its_targets(name, modes, quality, kl, tmp_path):
+  """The built-in recipe, seed 0, at full length (one to two minutes): every mode, few samples off them."""
+  summary = jaxgan.train(config_lib.load(name), tmp_path, progress=False)
+  assert summary['modes_covered'] == modes
+  assert summary['high_quality_fraction'] >= quality
+  assert summary['mode_kl'] <= kl

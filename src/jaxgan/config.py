@@ -109,11 +109,11 @@ class TrainConfig:
 
 @dataclasses.dataclass(frozen=True)
 class EvalConfig:
-  """The 1-D theory check: panels (a) to (d) and D trained to convergence."""
+  """Games whose data density is known: the panels (1-D and 2-D), and the 1-D theory check's settings."""
 
   panel_fractions: tuple[float, ...] = ()  # where to draw and check, as fractions of train.steps
-  num_samples: int = 1_000_000  # generator samples for density estimates
-  grid_size: int = 1024
+  num_samples: int = 1_000_000  # 1-D: generator samples for density estimates
+  grid_size: int = 1024  # 1-D
   dstar_steps: int = 1000  # steps to train D to convergence at a panel
   dstar_lr: float = 1e-2  # decays to 0 over dstar_steps (cosine)
   dstar_batch_size: int = 4096

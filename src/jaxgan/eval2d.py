@@ -25,6 +25,7 @@ import numpy as np
 from jaxgan import mixtures, theory
 from jaxgan.config import EvalConfig
 from jaxgan.data import MixtureSource
+from jaxgan.losses import PROBABILISTIC
 from jaxgan.mixtures import Mixture
 from jaxgan.state import GANState, discriminate, generate
 from jaxgan.writer import read_panels, write_panels
@@ -38,7 +39,6 @@ _GRID_SIDE = 200  # points per side of the density and D images
 _KDE_SAMPLES = 20_000  # generator samples behind the estimate of p_g
 # D* is a ratio of densities: drawn where p_r + p_g exceeds this fraction of its maximum (noise elsewhere).
 _NEGLIGIBLE = 1e-3
-_PROBABILITY_OBJECTIVES = ('minimax', 'non_saturating')  # objectives whose D is sigmoid(logit)
 
 
 def _window(mixture: Mixture) -> tuple[float, float]:
@@ -66,7 +66,7 @@ def _maps(state: GANState, key: jax.Array, mixture: Mixture) -> tuple[jax.Array,
   """D and D* [S, S] on the plotting grid; D* is NaN where p_r + p_g is negligible."""
   x = _grid(mixture)
   d = discriminate(state, jnp.asarray(x))
-  if state.game.objective in _PROBABILITY_OBJECTIVES:
+  if state.game.objective in PROBABILISTIC:
     d = jax.nn.sigmoid(d)
   samples = generate(state, state.sample_latent(key, _KDE_SAMPLES))
   # A kernel narrower than the modes: it widens a perfect generator's modes by sqrt(1.25), so D* there is
@@ -112,7 +112,7 @@ class Evaluator2D:
   def finish(self, state: GANState) -> dict[str, float]:
     """Writes panels.png and modes.png; returns the final mode metrics."""
     samples, scores = self.scores(state)
-    probability = state.game.objective in _PROBABILITY_OBJECTIVES
+    probability = state.game.objective in PROBABILISTIC
     if self.panels:
       _panels_figure(self.panels, self.mixture, probability).savefig(self.workdir / 'panels.png', dpi=100)
     _modes_figure(samples, scores, self.mixture, int(state.step)).savefig(self.workdir / 'modes.png', dpi=120)

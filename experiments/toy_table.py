@@ -1,0 +1,132 @@
+"""The mode-collapse table: every objective, with its usual regulariser, and packing, on ring8 and grid25.
+
+    python experiments/toy_table.py                 # 10 seeds of every row on both mixtures
+    python experiments/toy_table.py --data grid25 --rows default --seeds 0 1
+
+Each run is `jaxgan.train` on the dataset's built-in config (the same code path
+as `jaxgan-train --config grid25 --set ...`) with the row's overrides; the
+protocol's three scores come from its summary.json (2,500 samples of the EMA
+generator: jaxgan.mixtures; the runs draw no panels). Finished runs are kept in --results (JSON), so an
+interrupted table resumes where it stopped. Prints the README's table: mean ±
+standard error over the seeds, and the published rows beside it.
+"""
+
+import argparse
+import json
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from jaxgan import config as config_lib
+from jaxgan import train
+
+# Each objective with the regulariser it is usually trained with, on top of the dataset's config.
+ROWS = {
+  'default': [],
+  'minimax': ['game.objective=minimax'],
+  'least_squares': ['game.objective=least_squares', 'game.penalty=none'],
+  'wasserstein + WGAN-GP': ['game.objective=wasserstein', 'game.penalty=wgan_gp', 'game.penalty_weight=1'],
+  'hinge + spectral norm': ['game.objective=hinge', 'game.penalty=none', 'model.spectral_norm=true'],
+  'relativistic': ['game.objective=relativistic'],
+  'relativistic_average': ['game.objective=relativistic_average'],
+  'default + pack 2': ['game.pack=2'],
+  'default + pack 4': ['game.pack=4'],
+}
+SCORES = ['modes_covered', 'high_quality_fraction', 'mode_kl']
+# Published rows (their tables): modes, high-quality %, reverse KL; None where not reported.
+PUBLISHED = {
+  'grid25': [
+    ('GAN (PacGAN Table 1)', 17.3, 94.8, 0.70),
+    ('PacGAN4 (PacGAN Table 1)', 24.8, 93.6, 0.04),
+    ('VEEGAN (VEEGAN Table 1)', 24.6, 40.0, None),
+    ('WGAN-GP (GDPP Table 1)', 24.2, 28.7, None),
+    ('GDPP (GDPP Table 1)', 24.8, 68.5, None),
+  ],
+  'ring8': [
+    ('PacGAN2 (PacGAN Table 1)', 7.9, 95.6, 0.07),
+    ('VEEGAN (VEEGAN Table 1)', 8.0, 52.9, None),
+  ],
+}
+
+
+def run(data: str, row: str, seed: int) -> dict[str, float]:
+  config = config_lib.load(data)
+  # No panels: the table needs the scores only (the pictures cost some 10 s a run).
+  for assignment in [*ROWS[row], f'train.seed={seed}', 'eval.panel_fractions=()']:
+    config = config_lib.override(config, assignment)
+  with tempfile.TemporaryDirectory() as workdir:
+    summary = train(config, workdir, progress=False)
+  if 'stopped' in summary:  # a signal: not a result
+    raise SystemExit(f'{data} {row} seed {seed} stopped at step {summary["step"]} ({summary["stopped"]})')
+  return {k: summary[k] for k in [*SCORES, 'wall_seconds']}
+
+
+def mean_and_error(values: list[float]) -> tuple[float, float]:
+  mean = sum(values) / len(values)
+  if len(values) < 2:
+    return mean, float('nan')
+  variance = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+  return mean, math.sqrt(variance / len(values))
+
+
+def table(results: dict[str, dict], datasets: list[str], rows: list[str]) -> str:
+  lines = [
+    '| data | method | seeds | modes (of K) | high-quality samples (%) | reverse KL | modes in every seed | s per run |',
+    '|---|---|---|---|---|---|---|---|',
+  ]
+  for data in datasets:
+    for row in rows:
+      runs = [r for key, r in results.items() if key.startswith(f'{data}|{row}|')]
+      if not runs:
+        continue
+      cells = []
+      for score, scale, digits in [('modes_covered', 1, 1), ('high_quality_fraction', 100, 1), ('mode_kl', 1, 3)]:
+        mean, error = mean_and_error([r[score] * scale for r in runs])
+        cells.append(f'{mean:.{digits}f} ± {error:.{digits}f}')
+      least = min(r['modes_covered'] for r in runs)
+      seconds = sum(r['wall_seconds'] for r in runs) / len(runs)
+      lines.append(f'| {data} | {row} | {len(runs)} | {" | ".join(cells)} | {least:.0f} | {seconds:.0f} |')
+    for name, modes, quality, kl in PUBLISHED[data]:
+      kl_cell = '-' if kl is None else f'{kl:.2f}'
+      lines.append(f'| {data} | *{name}* | | {modes} | {quality} | {kl_cell} | | |')
+  return '\n'.join(lines)
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--data', nargs='+', default=['grid25', 'ring8'], choices=['grid25', 'ring8'])
+  parser.add_argument('--rows', nargs='+', default=list(ROWS), choices=list(ROWS))
+  parser.add_argument('--seeds', type=int, nargs='+', default=list(range(10)))
+  parser.add_argument('--results', type=Path, default=Path('runs/toy_table.json'))
+  args = parser.parse_args()
+  results = json.loads(args.results.read_text()) if args.results.exists() else {}
+  args.results.parent.mkdir(parents=True, exist_ok=True)
+  for data in args.data:
+    for row in args.rows:
+      for seed in args.seeds:
+        key = f'{data}|{row}|{seed}'
+        if key in results:
+          continue
+        start = time.perf_counter()
+        results[key] = run(data, row, seed)
+        print(key, json.dumps(results[key]), f'({time.perf_counter() - start:.0f} s)', flush=True)
+        partial = args.results.with_suffix('.tmp')
+        partial.write_text(json.dumps(results, indent=1))
+        os.replace(partial, args.results)
+  print(f'CPU: {_cpu_model()}')
+  print(table(results, args.data, args.rows))
+
+
+def _cpu_model() -> str:
+  try:
+    return next(
+      line.split(':', 1)[1].strip() for line in open('/proc/cpuinfo') if line.startswith('model name')
+    )
+  except (OSError, StopIteration):
+    return 'unknown'
+
+
+if __name__ == '__main__':
+  main()

@@ -73,7 +73,7 @@ def mean_and_error(values: list[float]) -> tuple[float, float]:
 
 def table(results: dict[str, dict], datasets: list[str], rows: list[str]) -> str:
   lines = [
-    '| data | method | seeds | modes (of K) | high-quality samples (%) | reverse KL | modes in every seed | s per run |',
+    '| data | method | seeds | modes (of K) | high-quality samples (%) | reverse KL | fewest modes | s per run |',
     '|---|---|---|---|---|---|---|---|',
   ]
   for data in datasets:
@@ -121,9 +121,7 @@ def main() -> None:
 
 def _cpu_model() -> str:
   try:
-    return next(
-      line.split(':', 1)[1].strip() for line in open('/proc/cpuinfo') if line.startswith('model name')
-    )
+    return next(line.split(':', 1)[1].strip() for line in open('/proc/cpuinfo') if line.startswith('model name'))
   except (OSError, StopIteration):
     return 'unknown'
 

@@ -62,7 +62,8 @@ def test_load_builtin_and_file(tmp_path):
   assert 'gaussian1d' in config_lib.builtin_names()
   assert isinstance(config_lib.load('gaussian1d'), Config)
   with pytest.raises(
-    ConfigError, match="unknown config 'gaussian2d'; built-in configs: celeba64, cifar10, digits, gaussian1d, grid25, mnist, ring8"
+    ConfigError,
+    match="unknown config 'gaussian2d'; built-in configs: celeba64, cifar10, digits, gaussian1d, grid25, mnist, ring8",
   ):
     config_lib.load('gaussian2d')
   path = tmp_path / 'mine.py'

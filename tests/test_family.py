@@ -149,7 +149,8 @@ def test_resume_is_bitwise_exact_with_every_stateful_switch(tmp_path):
     train=TrainConfig(steps=14, batch_size=16, log_every=7, checkpoint_every=7, scan=False),
   )
   train(config, tmp_path / 'whole', progress=False)
-  train(dataclasses.replace(config, train=dataclasses.replace(config.train, steps=7)), tmp_path / 'parts', progress=False)
+  first_part = dataclasses.replace(config, train=dataclasses.replace(config.train, steps=7))
+  train(first_part, tmp_path / 'parts', progress=False)
   train(config, tmp_path / 'parts', progress=False)
   (_, whole), (_, parts) = load_run(tmp_path / 'whole'), load_run(tmp_path / 'parts')
   assert int(parts.step) == 14

@@ -2,6 +2,7 @@
 
     python experiments/toy_table.py                 # 10 seeds of every row on both mixtures
     python experiments/toy_table.py --data grid25 --rows default --seeds 0 1
+    python experiments/toy_table.py --table-only    # the table of the runs so far
 
 Each run is `jaxgan.train` on the dataset's built-in config (the same code path
 as `jaxgan-train --config grid25 --set ...`) with the row's overrides; the
@@ -84,7 +85,7 @@ def table(results: dict[str, dict], datasets: list[str], rows: list[str]) -> str
       cells = []
       for score, scale, digits in [('modes_covered', 1, 1), ('high_quality_fraction', 100, 1), ('mode_kl', 1, 3)]:
         mean, error = mean_and_error([r[score] * scale for r in runs])
-        cells.append(f'{mean:.{digits}f} ± {error:.{digits}f}')
+        cells.append(f'{mean:.{digits}f}' + (f' ± {error:.{digits}f}' if len(runs) > 1 else ''))
       least = min(r['modes_covered'] for r in runs)
       seconds = sum(r['wall_seconds'] for r in runs) / len(runs)
       lines.append(f'| {data} | {row} | {len(runs)} | {" | ".join(cells)} | {least:.0f} | {seconds:.0f} |')
@@ -100,6 +101,7 @@ def main() -> None:
   parser.add_argument('--rows', nargs='+', default=list(ROWS), choices=list(ROWS))
   parser.add_argument('--seeds', type=int, nargs='+', default=list(range(10)))
   parser.add_argument('--results', type=Path, default=Path('runs/toy_table.json'))
+  parser.add_argument('--table-only', action='store_true', help='print the table of the results so far, run nothing')
   args = parser.parse_args()
   results = json.loads(args.results.read_text()) if args.results.exists() else {}
   args.results.parent.mkdir(parents=True, exist_ok=True)
@@ -107,7 +109,7 @@ def main() -> None:
     for row in args.rows:
       for seed in args.seeds:
         key = f'{data}|{row}|{seed}'
-        if key in results:
+        if key in results or args.table_only:
           continue
         start = time.perf_counter()
         results[key] = run(data, row, seed)

@@ -3,6 +3,7 @@
     python experiments/toy_table.py                 # 10 seeds of every row on both mixtures
     python experiments/toy_table.py --data grid25 --rows default --seeds 0 1
     python experiments/toy_table.py --table-only    # the table of the runs so far
+    python experiments/toy_table.py --table-only --results experiments/toy_table.json   # the README's
 
 Each run is `jaxgan.train` on the dataset's built-in config (the same code path
 as `jaxgan-train --config grid25 --set ...`) with the row's overrides; the

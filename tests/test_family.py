@@ -137,7 +137,7 @@ def test_config_refuses_what_does_not_fit():
 def test_resume_is_bitwise_exact_with_every_stateful_switch(tmp_path):
   """Spectral-norm vectors, DiffAugment and instance-noise draws, the lazy penalty's rounds: all resume exactly."""
   from jaxgan import train
-  from jaxgan.sample import load_run
+  from jaxgan.runs import load as load_run
 
   config = dataclasses.replace(
     DIGITS,

@@ -61,7 +61,7 @@ def test_losses_plot_has_axis_labels(tmp_path, monkeypatch):
   (tmp_path / 'metrics.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in rows))
   saved, savefig = [], Figure.savefig
   monkeypatch.setattr(Figure, 'savefig', lambda fig, *a, **k: (saved.append(fig), savefig(fig, *a, **k)))
-  _plot_losses(tmp_path)
+  _plot_losses(tmp_path, rows)
   assert (tmp_path / 'losses.png').exists() and len(saved) == 1
   assert_labelled(saved[0])
 

@@ -14,7 +14,7 @@ import pytest
 
 from jaxgan import cli, train
 from jaxgan import config as config_lib
-from jaxgan.sample import load_run
+from jaxgan.runs import load as load_run
 
 TINY = [
   'train.steps=400',

@@ -10,7 +10,7 @@ import time
 
 from jaxgan import cli, train
 from jaxgan import config as config_lib
-from jaxgan.sample import load_run
+from jaxgan.runs import load as load_run
 
 # A long run of a tiny digits DCGAN that logs and checkpoints rarely: only a
 # stop that acts after the step in flight ends it within seconds.

@@ -2,6 +2,14 @@
 
 The public names below load on first use, so that `import jaxgan` (and the
 command line's --help, --version and Ctrl-C during start-up) costs no JAX import.
+
+    config = jaxgan.get_config('gaussian1d', train__steps=600)  # configs
+    jaxgan.train(config, 'runs/api')                             # the training loop
+    config, state = jaxgan.load('runs/api')                      # a run read back
+    samples = jaxgan.sample('runs/api', 1000)                    # its EMA generator's samples
+
+and the ground floor: losses and objectives, penalties, augmentation, models,
+latent priors, the theory of the original GAN, and metrics.
 """
 
 import importlib
@@ -10,8 +18,26 @@ from typing import Any
 __version__ = '0.1.0'
 
 _PUBLIC = {
+  # configs
   'Config': 'jaxgan.config',
   'ConfigError': 'jaxgan.config',
+  'get_config': 'jaxgan.config',
+  # runs: train, read back, sample
+  'Interrupted': 'jaxgan.loop',
+  'RunError': 'jaxgan.loop',
+  'train': 'jaxgan.loop',
+  'sweep': 'jaxgan.loop',
+  'product': 'jaxgan.population',
+  'create_population': 'jaxgan.state',
+  'load': 'jaxgan.runs',
+  'sample': 'jaxgan.runs',
+  # the game, step by step
+  'GANState': 'jaxgan.state',
+  'create_state': 'jaxgan.state',
+  'generate': 'jaxgan.state',
+  'train_step': 'jaxgan.step',
+  'train_steps': 'jaxgan.step',
+  # losses, penalties, augmentation, priors
   'GANObjective': 'jaxgan.losses',
   'discriminator_loss': 'jaxgan.losses',
   'get_objective': 'jaxgan.losses',
@@ -20,16 +46,19 @@ _PUBLIC = {
   'value_function': 'jaxgan.losses',
   'get_penalty': 'jaxgan.penalties',
   'diff_augment': 'jaxgan.augment',
-  'mode_metrics': 'jaxgan.mixtures',
   'sample_latent': 'jaxgan.priors',
-  'GANState': 'jaxgan.state',
-  'create_state': 'jaxgan.state',
-  'generate': 'jaxgan.state',
-  'train_step': 'jaxgan.step',
-  'train_steps': 'jaxgan.step',
-  'Interrupted': 'jaxgan.loop',
-  'RunError': 'jaxgan.loop',
-  'train': 'jaxgan.loop',
+  # models
+  'MLPGenerator': 'jaxgan.models',
+  'MLPDiscriminator': 'jaxgan.models',
+  'DCGANGenerator': 'jaxgan.models',
+  'DCGANDiscriminator': 'jaxgan.models',
+  # theory (Goodfellow et al., 2014) and metrics
+  'MINUS_LOG4': 'jaxgan.theory',
+  'optimal_discriminator': 'jaxgan.theory',
+  'kl_divergence': 'jaxgan.theory',
+  'js_divergence': 'jaxgan.theory',
+  'virtual_training_criterion': 'jaxgan.theory',
+  'mode_metrics': 'jaxgan.mixtures',
 }
 __all__ = sorted(_PUBLIC)
 

@@ -56,10 +56,11 @@ class Checkpointer:
   def steps(self) -> list[int]:
     return sorted(self._manager.all_steps())
 
-  def save(self, state: GANState) -> None:
-    """Saves `state` at its step; refuses a state with NaN or Inf in it."""
-    step = int(state.step)
-    if not all_finite(state):
+  def save(self, state: GANState, *, require_finite: bool = True) -> None:
+    """Saves `state` at its step; refuses a state with NaN or Inf in it if require_finite (a sweep's diverged
+    members are saved as they are)."""
+    step = int(state.step.reshape(-1)[0])
+    if require_finite and not all_finite(state):
       raise CheckpointError(f'refusing to checkpoint step {step}: the state holds NaN or Inf')
     if step in self._manager.all_steps():
       return

@@ -53,6 +53,7 @@ def _version() -> str:
 
 def _train_parser() -> argparse.ArgumentParser:
   from jaxgan import config as config_lib
+  from jaxgan import population
 
   parser = _Parser(
     prog='jaxgan-train',
@@ -86,6 +87,16 @@ def _train_parser() -> argparse.ArgumentParser:
     type=_duration,
     help='stop after the step in flight once this long has passed, with a checkpoint (exit 75), '
     'e.g. 90s, 5m, 1h30m (train.max_seconds); default no limit',
+  )
+  parser.add_argument(
+    '--sweep',
+    dest='sweeps',
+    action='append',
+    default=[],
+    metavar='SECTION.KEY=V1,V2,...',
+    help='train a population in one compiled program: one member per combination of the lists (their product), '
+    'e.g. --sweep train.seed=0,1,2,3 --sweep optim.g_lr=1e-3,3e-4 (8 members); keys that can vary: '
+    + ', '.join(population.SWEEPABLE),
   )
   parser.add_argument(
     '--set',
@@ -155,27 +166,35 @@ def _train(argv: Sequence[str] | None = None) -> int:
   """`jaxgan-train`: parse, train, report one line per failure."""
   parser = _train_parser()
   args = parser.parse_args(argv)
-  from jaxgan import parallel
+  from jaxgan import parallel, population
   from jaxgan.config import ConfigError
-  from jaxgan.loop import RunError, train
+  from jaxgan.loop import RunError, sweep, train
 
   _enable_compilation_cache()
   parallel.initialize_from_environment()  # several hosts, when the environment says so
   try:
     config = _resolve_config(args)
     name = args.config.rsplit('/', 1)[-1].removesuffix('.py')
-    workdir = args.workdir or f'runs/{name}'
-    summary = train(config, workdir, extend=args.extend)
+    workdir = args.workdir or f'runs/{name}' + ('-sweep' if args.sweeps else '')
+    if args.sweeps:
+      summary = sweep(config, population.parse_sweeps(args.sweeps), workdir, extend=args.extend)
+    else:
+      summary = train(config, workdir, extend=args.extend)
   except (ConfigError, RunError) as e:
     print(f'jaxgan-train: error: {e}', file=sys.stderr)
     return EXIT_BAD_INPUT if isinstance(e, ConfigError) else EXIT_FAILED
+  if 'results' in summary:
+    print(population.format_table(summary['results']))
   if 'stopped' in summary:
     print(
       f'stopped at step {summary["step"]} of {summary["steps"]} ({summary["stopped"]}); checkpoint, summary and '
       f'pictures written to {workdir}: run the same command to resume'
     )
     return EXIT_STOPPED
-  print(f'wrote {workdir}: ' + ', '.join(f'{k} {v:.4g}' for k, v in summary.items() if isinstance(v, float)))
+  if 'results' in summary:
+    print(f'wrote {workdir}: {len(summary["results"])} members ranked in {workdir}/{population.RESULTS_FILE}')
+  else:
+    print(f'wrote {workdir}: ' + ', '.join(f'{k} {v:.4g}' for k, v in summary.items() if isinstance(v, float)))
   return 0
 
 
@@ -206,6 +225,7 @@ def _sample(argv: Sequence[str] | None = None) -> int:
   parser.add_argument('--workdir', required=True, help='the run directory of jaxgan-train')
   parser.add_argument('--num', type=int, default=64, help='number of samples; default 64')
   parser.add_argument('--seed', type=int, default=0, help='latent seed; default 0')
+  parser.add_argument('--member', type=int, help='the member of a sweep to sample (its rank is in results.csv)')
   out = parser.add_mutually_exclusive_group(required=True)
   out.add_argument('--out', help='write FILE.npz: images uint8 [N, H, W, C], or samples float32 [N, D]')
   out.add_argument('--grid', help='write FILE.png, a grid of the samples (image runs)')
@@ -225,11 +245,12 @@ def _sample(argv: Sequence[str] | None = None) -> int:
   from jaxgan.checkpoint import CheckpointError
   from jaxgan.config import ConfigError
   from jaxgan.data import DataError
-  from jaxgan.sample import sample
+  from jaxgan.runs import sample
   from jaxgan.workdir import RunError
 
   try:
-    samples, is_image = sample(args.workdir, args.num, args.seed)
+    samples = sample(args.workdir, args.num, seed=args.seed, member=args.member)
+    is_image = samples.ndim == 4  # uint8 [N, H, W, C], else float32 [N, D]
     if args.grid and not is_image:
       raise RunError('--grid needs an image run; use --out FILE.npz for low-dimensional samples')
   except (ConfigError, RunError, CheckpointError, DataError) as e:
@@ -252,7 +273,7 @@ def _sample(argv: Sequence[str] | None = None) -> int:
 # What every run loads (the rest, such as tensorflow-datasets, only as its data asks).
 _LIBRARIES = ('numpy', 'jax', 'flax', 'optax', 'orbax.checkpoint', 'PIL.Image', 'tqdm', 'tensorboardX')
 train_main = _guarded('jaxgan-train', _train, (*_LIBRARIES, 'jaxgan.loop'))
-sample_main = _guarded('jaxgan-sample', _sample, (*_LIBRARIES, 'jaxgan.sample'))
+sample_main = _guarded('jaxgan-sample', _sample, (*_LIBRARIES, 'jaxgan.runs'))
 
 if __name__ == '__main__':
   sys.exit(train_main())

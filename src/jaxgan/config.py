@@ -2,13 +2,15 @@
 
 A config file is a Python file with `get_config() -> Config`; the built-in ones
 live in `jaxgan.configs`. Any leaf can be overridden from text, for example
-`optim.g_lr=2e-4`, with its type checked against the field's annotation.
+`optim.g_lr=2e-4`, with its type checked against the field's annotation, or
+from Python values: `get_config('digits', optim__g_lr=2e-4)` (jaxgan.get_config).
 """
 
 import dataclasses
 import importlib
 import importlib.util
 import math
+import os
 import pkgutil
 import types
 import typing
@@ -105,6 +107,8 @@ class TrainConfig:
   checkpoint_every: int = 1000  # also at the end, and on SIGINT / SIGTERM / max_seconds
   sample_every: int = 500  # image GANs: a sample grid every so many steps
   max_seconds: float = 0  # stop (with a checkpoint) after this long; 0: no limit
+  # Sweeps (jaxgan.sweep): each member draws its own batches, from its own train.seed, or all share this config's.
+  member_batches: Literal['own', 'shared'] = 'own'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -249,12 +253,27 @@ def _example(value: Any) -> str:
   return str(value)
 
 
-def override(config: Config, assignment: str) -> Config:
-  """Returns config with one `section.key=value` assignment applied."""
-  key, sep, text = assignment.partition('=')
-  key = key.strip()
-  if not sep or not key:
-    raise ConfigError(f'override {assignment!r} is not of the form section.key=value')
+def _from_value(value: Any, hint: Any, key: str) -> Any:
+  """Checks a Python value (or a JSON one) as the annotated type `hint` of config key `key`, through its override text.
+
+  A tuple field takes a tuple or a list, any other field a number, bool or string; the text is then parsed as
+  override() parses it, so both check alike.
+  """
+  value = tuple(value) if isinstance(value, list) else value
+  is_tuple = typing.get_origin(hint) is tuple
+  if isinstance(value, (dict, set, frozenset, type(None))) or isinstance(value, tuple) != is_tuple:
+    if is_tuple:
+      expected = 'a tuple or list'
+    elif typing.get_origin(hint) is Literal:
+      expected = f'one of {", ".join(map(str, typing.get_args(hint)))}'
+    else:
+      expected = getattr(hint, '__name__', hint)
+    raise ConfigError(f'{key} expects {expected}, got {value!r:.40}')
+  return _parse(_example(value), hint, key)
+
+
+def _leaf(config: Config, key: str) -> tuple[list[Any], list[str]]:
+  """The dataclasses on the way to the leaf `key` (section.key), then its value; and the key's parts."""
   path = key.split('.')
   nodes = [config]
   for depth, name in enumerate(path):
@@ -266,12 +285,40 @@ def override(config: Config, assignment: str) -> Config:
     nodes.append(getattr(node, name))
   if dataclasses.is_dataclass(nodes[-1]):
     raise ConfigError(f'{key!r} is a section; set one of its keys: {_section_keys(type(nodes[-1]))}')
-  if not text.strip():
-    raise ConfigError(f'{key}= has no value; give one, e.g. {key}={_example(nodes[-1])}')
-  value = _parse(text.strip(), _field_types(type(nodes[-2]))[path[-1]], key)
+  return nodes, path
+
+
+def _replace_leaf(nodes: list[Any], path: list[str], value: Any) -> Config:
   for node, name in zip(reversed(nodes[:-1]), reversed(path), strict=True):
     value = dataclasses.replace(node, **{name: value})
   return value
+
+
+def override(config: Config, assignment: str) -> Config:
+  """Returns config with one `section.key=value` assignment applied."""
+  key, sep, text = assignment.partition('=')
+  key = key.strip()
+  if not sep or not key:
+    raise ConfigError(f'override {assignment!r} is not of the form section.key=value')
+  nodes, path = _leaf(config, key)
+  if not text.strip():
+    raise ConfigError(f'{key}= has no value; give one, e.g. {key}={_example(nodes[-1])}')
+  return _replace_leaf(nodes, path, _parse(text.strip(), _field_types(type(nodes[-2]))[path[-1]], key))
+
+
+def override_value(config: Config, key: str, value: Any) -> Config:
+  """Returns config with the leaf `key` (section.key) set to a Python value, checked as override() checks text.
+
+  Args:
+    config: the config to change.
+    key: a leaf's dotted key, e.g. 'optim.g_lr'.
+    value: a number, bool, string, or a tuple or list of them, e.g. 1e-4, True, 'hinge', (32, 32).
+
+  Raises:
+    ConfigError: an unknown key, a section, or a value of the wrong type, in one line.
+  """
+  nodes, path = _leaf(config, key)
+  return _replace_leaf(nodes, path, _from_value(value, _field_types(type(nodes[-2]))[path[-1]], key))
 
 
 def from_dict(cls: type, values: dict[str, Any], prefix: str = '') -> Any:
@@ -286,10 +333,8 @@ def from_dict(cls: type, values: dict[str, Any], prefix: str = '') -> Any:
   for name, value in values.items():
     if dataclasses.is_dataclass(hints[name]):
       kwargs[name] = from_dict(hints[name], value, f'{prefix}{name}.')
-    elif isinstance(value, (dict, type(None))):
-      raise ConfigError(f'{prefix}{name} expects {getattr(hints[name], "__name__", hints[name])}, got {value!r:.40}')
     else:
-      kwargs[name] = _parse(_example(tuple(value) if isinstance(value, list) else value), hints[name], prefix + name)
+      kwargs[name] = _from_value(value, hints[name], prefix + name)
   return cls(**kwargs)
 
 
@@ -324,10 +369,10 @@ def load(name_or_path: str) -> Config:
       f'unknown config {name_or_path!r}; built-in configs: {", ".join(builtin_names())}, '
       'or give the path of a .py file with get_config()'
     )
-  return _get_config(module, name_or_path)
+  return _call_get_config(module, name_or_path)
 
 
-def _get_config(module: types.ModuleType, name: str) -> Config:
+def _call_get_config(module: types.ModuleType, name: str) -> Config:
   if not hasattr(module, 'get_config'):
     raise ConfigError(f'config {name} has no get_config() function')
   try:
@@ -337,3 +382,50 @@ def _get_config(module: types.ModuleType, name: str) -> Config:
   if not isinstance(config, Config):
     raise ConfigError(f'get_config() of {name} must return jaxgan.Config, got {type(config).__name__}')
   return validate(config)
+
+
+def get_config(name_or_path: str | os.PathLike, *assignments: str, **overrides: Any) -> Config:
+  """A built-in config or a config file's, with overrides applied and checked: `jaxgan.get_config`.
+
+  For example `get_config('digits', 'optim.g_lr=1e-4', train__steps=200, model__g_hidden=(32, 32))`.
+
+  Args:
+    name_or_path: a built-in config's name (see builtin_names()) or a .py file with get_config().
+    *assignments: 'section.key=value' texts, as jaxgan-train's --set takes them, applied in order.
+    **overrides: section__key=value, a Python value (number, bool, string, tuple or list) for the leaf
+      section.key, applied after the assignments; checked as the text would be.
+
+  Returns:
+    The validated config.
+
+  Raises:
+    ConfigError: an unknown config, key or section, a value of the wrong type or out of range, in one line.
+  """
+  config = load(os.fspath(name_or_path))
+  for assignment in assignments:
+    if not isinstance(assignment, str):
+      raise ConfigError(
+        f"assignments are texts like 'optim.g_lr=1e-4', got {type(assignment).__name__} {assignment!r:.40}; "
+        'give Python values as keywords, e.g. optim__g_lr=1e-4'
+      )
+    config = override(config, assignment)
+  for name, value in overrides.items():
+    config = override_value(config, _keyword_key(name, value), value)
+  return validate(config)
+
+
+def _keyword_key(name: str, value: Any) -> str:
+  """The dotted key of the keyword override `name` (section__key), or ConfigError saying how to write it."""
+  if '__' in name:
+    return name.replace('__', '.')
+  sections = _field_types(Config)
+  if name in sections:
+    keys = _section_keys(sections[name])
+    raise ConfigError(f'{name!r} is a section; set one of its keys as {name}__KEY=VALUE: {keys}')
+  holders = [section for section, cls in sections.items() if name in _field_types(cls)]
+  if holders:
+    fixes = ' or '.join(f'{section}__{name}={value!r:.40}' for section in holders)
+    raise ConfigError(f'keyword {name}={value!r:.40} needs its section: write {fixes}')
+  raise ConfigError(
+    f'unknown config key {name!r}; keyword overrides are SECTION__KEY=VALUE, sections: {", ".join(sections)}'
+  )

@@ -35,16 +35,17 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.experimental import multihost_utils
 
 from jaxgan import config as config_lib
-from jaxgan import parallel
+from jaxgan import parallel, population
 from jaxgan import workdir as workdir_lib
 from jaxgan.checkpoint import Checkpointer, CheckpointError
 from jaxgan.config import Config
@@ -52,7 +53,7 @@ from jaxgan.data import DataError, MixtureSource, NormalSource, Source, make_sou
 from jaxgan.eval1d import Evaluator1D
 from jaxgan.eval2d import Evaluator2D
 from jaxgan.samples import SampleGrids
-from jaxgan.state import GANState, create_state, learning_rates
+from jaxgan.state import GANState, create_population, create_state, learning_rates
 from jaxgan.step import train_step, train_steps
 from jaxgan.workdir import RunError
 from jaxgan.writer import MetricWriter, read_metrics, write_atomically
@@ -86,8 +87,50 @@ def train(config: Config, workdir: str | os.PathLike, *, extend: bool = False, p
       config, NaN or Inf, out of memory.
     Interrupted: stopped at once by a second SIGINT or SIGTERM.
   """
+  return _run(config, None, workdir, extend, progress)
+
+
+def sweep(
+  config: Config,
+  members: Sequence[population.Member],
+  workdir: str | os.PathLike,
+  *,
+  extend: bool = False,
+  progress: bool = True,
+) -> dict[str, Any]:
+  """Trains a population: one GAN per member, all of them as one compiled program (the step vmapped).
+
+  The same loop as train(): the workdir lock, stops, resume and errors work alike;
+  jaxgan.population says what the workdir holds.
+
+  Args:
+    config: what the members share.
+    members: each member's overrides of keys in jaxgan.population.SWEEPABLE,
+      e.g. [{'train.seed': 0}, {'train.seed': 1, 'optim.g_lr': 1e-3}], or
+      jaxgan.product(train__seed=range(8), optim__g_lr=[1e-3, 3e-4]).
+    workdir, extend, progress: as for train().
+
+  Returns:
+    The sweep's summary (also in workdir/summary.json): 'members', each
+    member's summary with its overrides; 'results', the rows of results.csv,
+    best first (by JS for the 1-D game, by the mode metrics for the 2-D
+    mixtures, in member order for images); and as train(): step, steps,
+    wall_seconds, and 'stopped' for a sweep stopped early.
+
+  Raises:
+    ConfigError: a member overriding a key that changes the program, or as train().
+    RunError, Interrupted: as train().
+  """
+  return _run(config, list(members), workdir, extend, progress)
+
+
+def _run(
+  config: Config, members: list[population.Member] | None, workdir: str | os.PathLike, extend: bool, progress: bool
+) -> dict[str, Any]:
+  """train() (members None) or sweep()."""
   start_time = time.perf_counter()
   config = config_lib.validate(config)
+  configs = population.member_configs(config, members) if members is not None else None
   workdir, created = workdir_lib.prepare(workdir)
   owner = jax.process_index() == 0
   stop = _Stop(config.train.max_seconds, start_time)
@@ -95,16 +138,18 @@ def train(config: Config, workdir: str | os.PathLike, *, extend: bool = False, p
     with stop.handling_signals(), _held(workdir), _output_dir(workdir) as out:
       before = workdir_lib.run_files(workdir)  # a failed start removes only what it added
       try:
-        run = _open_run(config, workdir, extend, stop.check_not_stopped)
+        run = _open_run(config, configs, workdir, extend, stop.check_not_stopped)
         if run.replaced:
           before = set()
-        finished = _finished_summary(workdir, int(run.state.step), config.train.steps)
+        finished = _finished_summary(workdir, run.step, config.train.steps)
         if finished:
           hint = ', with extend (--extend) as the learning rate decays' if config.optim.schedule != 'constant' else ''
           _note(f'{workdir} already finished {config.train.steps} steps; raise train.steps (--steps) to train on{hint}')
           return finished
         _write_json(out / 'config.json', config_lib.to_dict(config))
-        _write_json(out / 'run.json', {'sample_shape': list(run.source.sample_shape)})
+        _write_json(out / 'run.json', {'sample_shape': list(run.sources[0].sample_shape)})
+        if configs:
+          _write_json(out / population.MEMBERS_FILE, population.normalized(members, configs))
         stop.check_not_stopped()
         return _loop(config, run, out, progress, start_time, stop)
       except BaseException:
@@ -122,11 +167,16 @@ def train(config: Config, workdir: str | os.PathLike, *, extend: bool = False, p
 class _Run(NamedTuple):
   """An opened run: its data, mesh, checkpoints and the state to go on from."""
 
-  source: Source
+  sources: list[Source]  # one; or a sweep's, one per member when they draw their own batches
+  configs: list[Config] | None  # a sweep's members' configs
   mesh: jax.sharding.Mesh | None
   checkpoints: Checkpointer
-  state: GANState
+  state: GANState  # a sweep's: every leaf with a leading member axis
   replaced: bool  # the workdir held a run that never saved a trained step, now removed
+
+  @property
+  def step(self) -> int:
+    return int(self.state.step.reshape(-1)[0])
 
 
 def _note(text: str) -> None:
@@ -242,7 +292,9 @@ def _check_plan(saved: Config, config: Config, step: int, extend: bool, workdir:
   return f'{verb} {workdir} from {before} to {after} steps: the {schedule} schedule now spans {after} ({change})'
 
 
-def _open_run(config: Config, workdir: Path, extend: bool, check_not_stopped: Callable[[], None]) -> _Run:
+def _open_run(
+  config: Config, configs: list[Config] | None, workdir: Path, extend: bool, check_not_stopped: Callable[[], None]
+) -> _Run:
   """The run's data, mesh, checkpoints and the state to start from (the latest checkpoint's, or fresh).
 
   Writes nothing of the run but the checkpoints folder; moves unreadable
@@ -250,18 +302,24 @@ def _open_run(config: Config, workdir: Path, extend: bool, check_not_stopped: Ca
   starts afresh). Calls check_not_stopped between its long parts.
   """
   t = config.train
+  own_batches = configs is not None and t.member_batches == 'own'
+  if configs is not None and jax.process_count() > 1:
+    raise RunError('a sweep runs in one process (on all its devices); run it on one host')
   try:
-    source = make_source(config.data, t.seed)
+    sources = [make_source(c.data, c.train.seed) for c in (configs if own_batches else [config])]
   except DataError as e:
     raise RunError(str(e)) from e
   check_not_stopped()
-  # Several devices: the batch split over them, the state replicated (jaxgan.parallel).
-  mesh = parallel.data_mesh() if jax.device_count() > 1 else None
-  if mesh:
-    try:
-      parallel.process_rows(t.batch_size)  # each D update's batch splits evenly
-    except ValueError as e:
-      raise RunError(f'train.batch_size: {e}') from e
+  # Several devices: the batch split over them, the state replicated (jaxgan.parallel); a sweep's members
+  # split over them first.
+  mesh = None
+  if jax.device_count() > 1:
+    mesh = parallel.population_mesh(len(configs)) if configs else parallel.data_mesh()
+    rows = mesh.shape[parallel.DATA_AXIS]
+    if t.batch_size % rows:
+      raise RunError(
+        f'train.batch_size: batch of {t.batch_size} does not split over {rows} devices; make it a multiple of {rows}'
+      )
   saved = workdir_lib.read_config(workdir)
   if saved is None and (present := workdir_lib.run_files(workdir)):
     names = ', '.join(sorted(present))
@@ -281,11 +339,15 @@ def _open_run(config: Config, workdir: Path, extend: bool, check_not_stopped: Ca
     saved = None
   if saved:
     _check_same_game(saved, config, workdir)
+    _check_same_members(population.read_members(workdir), configs, workdir)
   checkpoints = Checkpointer(workdir / 'checkpoints')
-  init_key = jax.random.split(jax.random.key(t.seed))[0]
-  fresh = create_state(config, init_key, source.sample_shape)
-  if mesh:
-    fresh = parallel.replicate(fresh, mesh)  # restored arrays take the target's sharding
+  shape = sources[0].sample_shape
+  if configs is None:
+    fresh = create_state(config, _init_key(config), shape)
+    fresh = parallel.replicate(fresh, mesh) if mesh else fresh  # restored arrays take the target's sharding
+  else:
+    fresh = create_population(configs, jnp.stack([_init_key(c) for c in configs]), shape)
+    fresh = parallel.shard_members(fresh, mesh) if mesh else fresh
   check_not_stopped()
   state, set_aside = checkpoints.restore_latest(fresh)
   notes += set_aside
@@ -293,17 +355,37 @@ def _open_run(config: Config, workdir: Path, extend: bool, check_not_stopped: Ca
     if saved:
       raise RunError(f'{workdir} holds a run but no readable checkpoint to resume; choose a new --workdir')
     state = fresh
-  elif saved:
-    step = int(state.step)
-    plan = _check_plan(saved, config, step, extend, workdir)
-    notes += [plan] if plan else [f'resuming from step {step}'] if step < t.steps else []
+  run = _Run(sources, configs, mesh, checkpoints, state, replaced)
+  if saved and run.step:
+    plan = _check_plan(saved, config, run.step, extend, workdir)
+    notes += [plan] if plan else [f'resuming from step {run.step}'] if run.step < t.steps else []
   try:
-    source.batches(int(state.step), 1, t.batch_size * config.game.d_steps)  # the data serves this run's batches
+    for source in sources:  # the data serves this run's batches
+      source.batches(run.step, 1, t.batch_size * config.game.d_steps)
   except DataError as e:
     raise RunError(str(e)) from e
   for note in notes:
     _note(note)
-  return _Run(source, mesh, checkpoints, state, replaced)
+  return run
+
+
+def _init_key(config: Config) -> jax.Array:
+  """The key a run of `config` initialises its state from (the other half of its seed's key evaluates)."""
+  return jax.random.split(jax.random.key(config.train.seed))[0]
+
+
+def _check_same_members(saved: list[dict] | None, configs: list[Config] | None, workdir: Path) -> None:
+  if saved is None and configs is None:
+    return
+  if saved is None or configs is None:
+    what = 'a single run' if saved is None else f'a sweep of {len(saved)} members'
+    raise RunError(f'{workdir} holds {what}; use a new --workdir, or resume it as it was started')
+  members = [{k: population.value_of(c, k) for k in m} for m, c in zip(saved, configs, strict=False)]
+  if len(saved) != len(configs) or members != saved:
+    raise RunError(
+      f'{workdir} holds a sweep of other members ({population.MEMBERS_FILE}); use a new --workdir, '
+      'or the same members to resume'
+    )
 
 
 def _chunk_ends(start: int, steps: int, log_every: int, events: set[int]) -> list[int]:
@@ -384,14 +466,20 @@ class _Stop:
 
 def _loop(config: Config, run: _Run, out: Path, progress: bool, start_time: float, stop: _Stop) -> dict[str, Any]:
   t = config.train
-  source, mesh, checkpoints, state, _ = run
+  mesh, checkpoints, state = run.mesh, run.checkpoints, run.state
+  members = run.configs or [config]  # a single run: one member, its state without a member axis
+  sweeping = run.configs is not None
   rows = t.batch_size * config.game.d_steps
-  local_rows = parallel.process_rows(rows) if mesh else None
+  local_rows = parallel.process_rows(rows) if mesh and not sweeping else None
 
   def batches(start: int, num_steps: int) -> Any:
     try:
-      batches = source.batches(start, num_steps, rows)
-      return parallel.shard_batches(batches[:, local_rows], mesh) if mesh else batches
+      parts = [source.batches(start, num_steps, rows) for source in run.sources]
+      if len(parts) > 1:  # each member's own: [K, M, B, ...]
+        parts = [(jnp if isinstance(parts[0], jax.Array) else np).stack(parts, axis=1)]
+      if mesh and sweeping:
+        return parallel.shard_population_batches(parts[0], mesh, own=len(run.sources) > 1)
+      return parallel.shard_batches(parts[0][:, local_rows], mesh) if mesh else parts[0]
     except DataError as e:
       raise RunError(str(e)) from e
 
@@ -426,55 +514,114 @@ def _loop(config: Config, run: _Run, out: Path, progress: bool, start_time: floa
       "train.scan with model.conv_impl=lax: XLA's CPU convolution gradients run many times slower inside "
       'lax.scan (jax-ml/jax#12868); set train.scan=False or model.conv_impl=auto'
     )
-  step = int(state.step)
+  step = run.step
   stop.check_not_stopped()
   stop.training = True
-  writer = MetricWriter(out, step, t.steps, progress and jax.process_index() == 0)
+  writer = MetricWriter(out, step, t.steps, progress and jax.process_index() == 0, members=len(run.configs or []))
   finished = False
   try:
-    eval_key = jax.random.split(jax.random.key(t.seed))[1]
-    if isinstance(source, NormalSource):
-      evaluator = Evaluator1D(config.eval, source, eval_key, t.steps, out)
-    elif isinstance(source, MixtureSource):
-      evaluator = Evaluator2D(config.eval, source, eval_key, t.steps, out)
-    else:
-      evaluator = SampleGrids(out, writer, eval_key, t.sample_every, t.steps)
-    evaluator(state, step)
-    last_logged = read_metrics(out / 'metrics.jsonl')
-    metrics = last_logged[-1] if last_logged else {}
+    outs = [population.member_dir(out, i) for i in range(len(members))] if sweeping else [out]
+    sources = run.sources if len(run.sources) == len(members) else run.sources * len(members)
+    evaluators = [
+      _evaluator(c, source, o, writer, i if sweeping else None)
+      for i, (c, source, o) in enumerate(zip(members, sources, outs, strict=True))
+    ]
+    logged = read_metrics(out / 'metrics.jsonl')
+    metrics = [_last_row(logged, i if sweeping else None) for i in range(len(members))]
+    diverged = {i: m['diverged_at_step'] for i, m in enumerate(metrics) if 'diverged_at_step' in m}
+    for i, evaluator in enumerate(evaluators):
+      evaluator(_member(state, i, sweeping), step)
     stopped = None
-    for end in _chunk_ends(step, t.steps, t.log_every, evaluator.events() | {*range(0, t.steps, t.checkpoint_every)}):
+    events = set().union(*(e.events() for e in evaluators)) | {*range(0, t.steps, t.checkpoint_every)}
+    for end in _chunk_ends(step, t.steps, t.log_every, events):
       chunk_start = time.perf_counter()
       state, chunk = chunk_of_steps(state, step, end)
-      _check_finite(chunk, step, checkpoints)
       done = len(chunk['d_loss'])
+      if not sweeping:
+        _check_finite(chunk, step, checkpoints)
       seconds = time.perf_counter() - chunk_start
       step += done
-      metrics = {f'train/{name}': float(np.mean(values)) for name, values in chunk.items()}
-      metrics |= {f'optim/{name}': rate for name, rate in learning_rates(config, step - 1).items()}
-      metrics['perf/images_per_second'] = done * t.batch_size / seconds
-      metrics |= {f'eval/{name}': value for name, value in evaluator(state, step).items()}
-      writer.write(step, metrics)
+      for i, (member, evaluator) in enumerate(zip(members, evaluators, strict=True)):
+        values = {name: v[:, i] if sweeping else v for name, v in chunk.items()}
+        metrics[i] = {f'train/{name}': float(np.mean(v)) for name, v in values.items()}
+        metrics[i] |= {f'optim/{name}': rate for name, rate in learning_rates(member, step - 1).items()}
+        metrics[i]['perf/images_per_second'] = done * t.batch_size * len(members) / seconds
+        if i not in diverged and not all(np.isfinite(v).all() for v in values.values()):
+          diverged[i] = step - done + int(np.argmin(np.all([np.isfinite(v) for v in values.values()], axis=0))) + 1
+          _note(f'member {i} diverged (NaN or Inf) at step {diverged[i]}; the others go on')
+        if i in diverged:
+          metrics[i]['diverged_at_step'] = diverged[i]
+        else:
+          metrics[i] |= {f'eval/{name}': value for name, value in evaluator(_member(state, i, sweeping), step).items()}
+        writer.write(step, metrics[i], member=i if sweeping else None)
       stopped = _stop_together(stop.requested() if step < t.steps else None)
       if step % t.checkpoint_every == 0 or step == t.steps or stopped:
         with stop.deferred():
-          checkpoints.save(state)
+          checkpoints.save(state, require_finite=not sweeping)
       if stopped:
         break
-    with stop.deferred():  # the summary and pictures, whole
-      summary = {
-        **evaluator.finish(state),
-        **{k.removeprefix('train/'): v for k, v in metrics.items() if k.startswith('train/')},
+    with stop.deferred():  # the summaries and pictures, whole
+      ending = {
         'step': step,
         'steps': t.steps,
         'wall_seconds': time.perf_counter() - start_time,
         **({'stopped': stopped} if stopped else {}),
       }
-      _plot_losses(out)
-      _write_json(out / 'summary.json', summary)
+      summaries = []
+      for i, (evaluator, o) in enumerate(zip(evaluators, outs, strict=True)):
+        figures = {} if i in diverged else evaluator.finish(_member(state, i, sweeping))
+        trained = {k.removeprefix('train/'): v for k, v in metrics[i].items() if k.startswith('train/')}
+        summaries.append({**figures, **trained, **({'diverged_at_step': diverged[i]} if i in diverged else {})})
+        _plot_losses(
+          o, [r for r in read_metrics(out / 'metrics.jsonl') if r.get('member') == (i if sweeping else None)]
+        )
+      if sweeping:
+        summary = _finish_sweep(config, run.configs, out, summaries, ending)
+      else:
+        summary = {**summaries[0], **ending}
+        _write_json(out / 'summary.json', summary)
     finished = True
   finally:
     writer.close(keep_progress=finished)
+  return summary
+
+
+def _member(state: GANState, i: int, sweeping: bool) -> GANState:
+  """Member i of a population (state itself for a single run)."""
+  return jax.tree.map(lambda leaf: leaf[i], state) if sweeping else state
+
+
+def _last_row(rows: list[dict[str, Any]], member: int | None) -> dict[str, Any]:
+  """The last metrics row of `member` (of the single run when None), {} if none."""
+  mine = [r for r in rows if r.get('member') == member]
+  return mine[-1] if mine else {}
+
+
+def _evaluator(config: Config, source: Source, out: Path, writer: MetricWriter, member: int | None) -> Any:
+  """What evaluates a run (or a sweep's member) of `config` at log steps, and draws its pictures into out."""
+  out.mkdir(parents=True, exist_ok=True)
+  eval_key = jax.random.split(jax.random.key(config.train.seed))[1]
+  t = config.train
+  if isinstance(source, NormalSource):
+    return Evaluator1D(config.eval, source, eval_key, t.steps, out)
+  if isinstance(source, MixtureSource):
+    return Evaluator2D(config.eval, source, eval_key, t.steps, out)
+  return SampleGrids(out, writer, eval_key, t.sample_every, t.steps, member=member)
+
+
+def _finish_sweep(
+  config: Config, configs: list[Config], out: Path, summaries: list[dict[str, Any]], ending: dict[str, Any]
+) -> dict[str, Any]:
+  """Each member's summary.json, results.csv, members.png and the sweep's summary.json; prints the table."""
+  members = population.read_members(out)
+  for i, summary in enumerate(summaries):
+    _write_json(population.member_dir(out, i) / 'summary.json', {'member': i, **members[i], **summary, **ending})
+  keys = population.ranking(config.data.source)
+  rows = population.results_table(members, summaries, keys)
+  population.write_results(out, rows)
+  population.draw_members(out, members, config.data.source, summaries)
+  summary = {'members': [{'member': i, **members[i], **s} for i, s in enumerate(summaries)], 'results': rows, **ending}
+  _write_json(out / 'summary.json', summary)
   return summary
 
 
@@ -523,18 +670,16 @@ def _check_finite(chunk: dict[str, np.ndarray], start: int, checkpoints: Checkpo
       )
 
 
-def _plot_losses(workdir: Path) -> None:
-  """losses.png: D and G losses, D(x) and D(G(z)) over the whole run, from metrics.jsonl."""
-  import matplotlib
-
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt
+def _plot_losses(workdir: Path, rows: list[dict[str, Any]]) -> None:
+  """losses.png: D and G losses, D(x) and D(G(z)) over the whole run, from its rows of metrics.jsonl."""
+  from matplotlib.figure import Figure  # not pyplot: a notebook's plotting backend stays as it is
   from matplotlib.ticker import MaxNLocator
 
-  rows = read_metrics(workdir / 'metrics.jsonl')
+  rows = [r for r in rows if 'train/d_loss' in r]
   steps = [r['step'] for r in rows]
   marker = 'o' if len(rows) < 20 else None  # a short run's few points, each seen
-  fig, (ax_loss, ax_d) = plt.subplots(1, 2, figsize=(10, 3.4))
+  fig = Figure(figsize=(10, 3.4))
+  ax_loss, ax_d = fig.subplots(1, 2)
   for key, label in [('train/d_loss', 'D loss'), ('train/g_loss', 'G loss')]:
     ax_loss.plot(steps, [r[key] for r in rows], label=label, marker=marker)
   for key, label in [('train/d_real', 'D(x)'), ('train/d_fake', 'D(G(z))')]:
@@ -546,4 +691,3 @@ def _plot_losses(workdir: Path) -> None:
     ax.legend()
   fig.tight_layout()
   fig.savefig(workdir / 'losses.png', dpi=100)
-  plt.close(fig)

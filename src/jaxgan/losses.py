@@ -36,7 +36,9 @@ def value_function(real_logits: ArrayLike, fake_logits: ArrayLike) -> jax.Array:
   return jax.nn.log_sigmoid(real_logits) + jax.nn.log_sigmoid(-jnp.asarray(fake_logits))
 
 
-def discriminator_loss(real_logits: ArrayLike, fake_logits: ArrayLike, *, label_smoothing: float = 0.0) -> jax.Array:
+def discriminator_loss(
+  real_logits: ArrayLike, fake_logits: ArrayLike, *, label_smoothing: ArrayLike = 0.0
+) -> jax.Array:
   """Binary cross-entropy of D with real labelled 1 and generated labelled 0.
 
   Equals -V(D, G) per example: -log D(x) - log(1 - D(G(z))). With one-sided
@@ -51,9 +53,8 @@ def discriminator_loss(real_logits: ArrayLike, fake_logits: ArrayLike, *, label_
     [B] losses.
   """
   real_logits = jnp.asarray(real_logits)
-  real_term = jax.nn.softplus(-real_logits)  # -log D(x)
-  if label_smoothing:
-    real_term = (1 - label_smoothing) * real_term + label_smoothing * jax.nn.softplus(real_logits)
+  # -log D(x) with weight 1 - s, -log(1 - D(x)) with weight s; s may be an array (a population's member).
+  real_term = (1 - label_smoothing) * jax.nn.softplus(-real_logits) + label_smoothing * jax.nn.softplus(real_logits)
   return real_term + jax.nn.softplus(fake_logits)
 
 
@@ -87,7 +88,7 @@ def non_saturating_generator_loss(fake_logits: ArrayLike) -> jax.Array:
 
 
 def least_squares_discriminator_loss(
-  real_logits: ArrayLike, fake_logits: ArrayLike, *, label_smoothing: float = 0.0
+  real_logits: ArrayLike, fake_logits: ArrayLike, *, label_smoothing: ArrayLike = 0.0
 ) -> jax.Array:
   """LSGAN's D loss (Mao et al., 2017), a-b-c coding 0-1-1: (D(x) - 1)^2 / 2 + D(G(z))^2 / 2.
 
@@ -222,7 +223,7 @@ WITH_LABELS = ('minimax', 'non_saturating', 'least_squares')
 RELATIVISTIC = ('relativistic', 'relativistic_average')
 
 
-def get_objective(name: str, *, label_smoothing: float = 0.0) -> GANObjective:
+def get_objective(name: str, *, label_smoothing: ArrayLike = 0.0) -> GANObjective:
   """The objective `name`, one of OBJECTIVES, as a (generator_loss, discriminator_loss) pair.
 
   Args:
@@ -237,12 +238,12 @@ def get_objective(name: str, *, label_smoothing: float = 0.0) -> GANObjective:
   if name not in _OBJECTIVES:
     raise ValueError(f'unknown objective {name!r}; choose one of {", ".join(OBJECTIVES)}')
   generator_loss, d_loss = _OBJECTIVES[name]
-  if label_smoothing:
-    if name not in WITH_LABELS:
-      raise ValueError(
-        f'label smoothing needs an objective with labels ({", ".join(WITH_LABELS)}), not {name}; set it to 0'
-      )
+  if name in WITH_LABELS:
     d_loss = functools.partial(d_loss, label_smoothing=label_smoothing)
+  elif isinstance(label_smoothing, jax.Array) or label_smoothing:
+    raise ValueError(
+      f'label smoothing needs an objective with labels ({", ".join(WITH_LABELS)}), not {name}; set it to 0'
+    )
   if name not in RELATIVISTIC:
     generator_loss = _of_fake(generator_loss)
   return GANObjective(generator_loss, d_loss)

@@ -24,6 +24,7 @@ ahead (block on the previous step's metrics, as jaxgan-train does): further
 ahead, XLA's CPU client can deadlock a multi-device step (jaxgan/loop.py says how).
 """
 
+import math
 import os
 
 import jax
@@ -32,6 +33,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 DATA_AXIS = 'data'
+MEMBERS_AXIS = 'members'  # populations (jaxgan.sweep): the member axis of the state and of each member's batches
 
 
 def initialize_from_environment() -> bool:
@@ -66,6 +68,34 @@ def replicate(tree, mesh: Mesh):
     return jax.make_array_from_callback(value.shape, sharding, lambda index: value[index])
 
   return jax.tree.map(put, tree)
+
+
+def population_mesh(members: int) -> Mesh:
+  """A (members, data) mesh over this process's devices: the members split over as many devices as divide
+  their number, each member's batch over the rest."""
+  devices = jax.device_count()
+  on_members = math.gcd(members, devices)
+  return jax.make_mesh(
+    (on_members, devices // on_members), (MEMBERS_AXIS, DATA_AXIS), axis_types=(jax.sharding.AxisType.Auto,) * 2
+  )
+
+
+def shard_members(tree, mesh: Mesh):
+  """Puts a population (every leaf [M, ...]) on the mesh, split along the member axis."""
+
+  def put(leaf):
+    if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+      return jax.random.wrap_key_data(put(jax.random.key_data(leaf)), impl=jax.random.key_impl(leaf))
+    return jax.device_put(leaf, NamedSharding(mesh, P(MEMBERS_AXIS)))
+
+  return jax.tree.map(put, tree)
+
+
+def shard_population_batches(batches: np.ndarray | jax.Array, mesh: Mesh, own: bool) -> jax.Array:
+  """Batches of K steps for a population: each member's own [K, M, B, ...] split along members and rows, or
+  shared [K, B, ...] split along rows."""
+  spec = P(None, MEMBERS_AXIS, DATA_AXIS) if own else P(None, DATA_AXIS)
+  return jax.device_put(batches, NamedSharding(mesh, spec))
 
 
 def process_rows(batch_size: int) -> slice:

@@ -13,12 +13,22 @@ _generate = jax.jit(generate)
 
 
 class SampleGrids:
-  """Every `every` steps: samples/step_NNNNNNN.png and a TensorBoard image; GIF and final grid captioned at the end."""
+  """Every `every` steps: samples/step_NNNNNNN.png and a TensorBoard image (of a sweep's `member`); GIF and
+  final grid captioned at the end."""
 
-  def __init__(self, workdir: Path, writer: MetricWriter, key: jax.Array, every: int, total_steps: int, num: int = 64):
+  def __init__(
+    self,
+    workdir: Path,
+    writer: MetricWriter,
+    key: jax.Array,
+    every: int,
+    total_steps: int,
+    num: int = 64,
+    member: int | None = None,
+  ):
     self.dir = workdir / 'samples'
     self.dir.mkdir(exist_ok=True)
-    self.workdir, self.writer, self.key, self.num = workdir, writer, key, num
+    self.workdir, self.writer, self.key, self.num, self.member = workdir, writer, key, num, member
     self.steps = {*range(every, total_steps, every), total_steps}
 
   def events(self) -> set[int]:
@@ -31,7 +41,7 @@ class SampleGrids:
   def _draw(self, state: GANState, step: int) -> None:
     image = self.grid(state)
     images.save_png(self.dir / f'step_{step:07d}.png', image, images.upscale_for(image.shape[0] // 8))
-    self.writer.image('samples', step, image)
+    self.writer.image('samples', step, image, self.member)
 
   def __call__(self, state: GANState, step: int) -> dict[str, float]:
     if step in self.steps or step == 0:

@@ -1,6 +1,16 @@
-"""The train state: one immutable pytree holding the whole game."""
+"""The train state: one immutable pytree holding the whole game.
 
-from typing import Any
+The hyperparameters that may differ between the members of a population
+(HYPERPARAMETERS: learning rates and their decay, Adam's betas, label
+smoothing, the penalty weight, the EMA decay) are arrays in the state, not
+constants of the compiled step: a population is the same state with a leading
+member axis on every leaf (jaxgan.sweep), and one run is a population of one.
+"""
+
+import dataclasses
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 import flax.linen as nn
 import jax
@@ -9,7 +19,7 @@ import optax
 from flax import struct
 
 from jaxgan import models
-from jaxgan.config import Config, ConfigError, GameConfig, ModelConfig, OptimConfig, check_type
+from jaxgan.config import Config, ConfigError, GameConfig, ModelConfig, check_type
 from jaxgan.priors import Prior, sample_latent
 
 Variables = Any  # a pytree of arrays
@@ -48,22 +58,46 @@ class Player(struct.PyTreeNode):
       batch_stats = updates['batch_stats']
     return out.astype(jnp.float32), batch_stats
 
-  def apply_gradients(self, grads: Variables, batch_stats: Variables) -> 'Player':
-    """One optimizer update of the parameters, and new batch statistics."""
-    updates, opt_state = self.tx.update(grads, self.opt_state, self.params)
+  def apply_gradients(self, grads: Variables, batch_stats: Variables, learning_rate: jax.Array) -> 'Player':
+    """One optimizer update of the parameters at `learning_rate`, and new batch statistics."""
+    opt_state = self.opt_state._replace(hyperparams={**self.opt_state.hyperparams, 'learning_rate': learning_rate})
+    updates, opt_state = self.tx.update(grads, opt_state, self.params)
     params = optax.apply_updates(self.params, updates)
     return self.replace(params=params, batch_stats=batch_stats, opt_state=opt_state)
 
 
+# Config keys whose values the state holds as arrays. Adam's betas (SGD's momentum) are in the players'
+# optimizer states (optax.inject_hyperparams), the others in GANState.hparams, under the key's last part.
+HYPERPARAMETERS = (
+  'optim.g_lr',
+  'optim.d_lr',
+  'optim.b1',
+  'optim.b2',
+  'optim.final_lr_fraction',
+  'game.label_smoothing',
+  'game.penalty_weight',
+  'game.ema_decay',
+)
+_IN_OPTIMIZER = {'optim.b1', 'optim.b2'}
+
+
 class GANState(struct.PyTreeNode):
-  """Step, randomness, both players and the generator EMA."""
+  """Step, randomness, both players, the generator EMA and the hyperparameters.
+
+  A population of M members has the same structure, every leaf with a leading
+  axis [M] (jaxgan.sweep); `game` and the other static fields are shared.
+  """
 
   step: jax.Array  # int32 []
   key: jax.Array  # typed PRNG key []; step t draws from fold_in(key, t)
   generator: Player
   discriminator: Player
   ema_params: Variables  # exponential moving average of generator.params
-  game: GameConfig = struct.field(pytree_node=False)
+  # float32 []: g_lr and d_lr (peak rates), final_lr_fraction, label_smoothing, penalty_weight, ema_decay
+  hparams: dict[str, jax.Array]
+  game: GameConfig = struct.field(pytree_node=False)  # the program: its HYPERPARAMETERS are None (see hparams)
+  schedule: Literal['constant', 'cosine', 'linear'] = struct.field(pytree_node=False)  # of both learning rates
+  steps: int = struct.field(pytree_node=False)  # train.steps: G updates over which the learning rates decay
   prior: Prior = struct.field(pytree_node=False)
   latent_dim: int = struct.field(pytree_node=False)
   sample_shape: tuple[int, ...] = struct.field(pytree_node=False)  # one real sample: (1,) or (H, W, C)
@@ -92,39 +126,70 @@ def make_models(model: ModelConfig, sample_shape: tuple[int, ...]) -> tuple[nn.M
   )
 
 
-def learning_rate_schedule(optim: OptimConfig, lr: float, updates: int) -> optax.Schedule:
-  """One player's learning rate after n updates, decaying over `updates` updates."""
-  if optim.schedule == 'cosine':
-    return optax.cosine_decay_schedule(lr, updates, alpha=optim.final_lr_fraction)
-  if optim.schedule == 'linear':
-    return optax.linear_schedule(lr, lr * optim.final_lr_fraction, updates)
-  return optax.constant_schedule(lr)
+def learning_rate(
+  schedule: Literal['constant', 'cosine', 'linear'],
+  peak: jax.typing.ArrayLike,
+  final_fraction: jax.typing.ArrayLike,
+  updates: int,
+  count: jax.typing.ArrayLike,
+) -> jax.Array:
+  """A player's learning rate at its update `count`: `peak`, decaying to final_fraction * peak over `updates`."""
+  if schedule == 'cosine':
+    return optax.cosine_decay_schedule(peak, updates, alpha=final_fraction)(count)
+  if schedule == 'linear':
+    return optax.linear_schedule(peak, peak * final_fraction, updates)(count)
+  return jnp.asarray(peak, jnp.float32)
 
 
 def learning_rates(config: Config, step: int) -> dict[str, float]:
   """The rates of G's and D's updates in round `step` (counted from 0)."""
   steps, d_steps, optim = config.train.steps, config.game.d_steps, config.optim
+  rate = functools.partial(learning_rate, optim.schedule, final_fraction=optim.final_lr_fraction)
   return {
-    'g_lr': float(learning_rate_schedule(optim, optim.g_lr, steps)(step)),
-    'd_lr': float(learning_rate_schedule(optim, optim.d_lr, steps * d_steps)(step * d_steps)),
+    'g_lr': float(rate(optim.g_lr, updates=steps, count=step)),
+    'd_lr': float(rate(optim.d_lr, updates=steps * d_steps, count=step * d_steps)),
   }
 
 
-def make_optimizer(optim: OptimConfig, lr: float, updates: int) -> optax.GradientTransformation:
-  """The optimizer of one player, its schedule spanning `updates` updates."""
-  # A constant rate stays a float: optax then keeps no step count (the optimizer state of earlier runs).
-  schedule = lr if optim.schedule == 'constant' else learning_rate_schedule(optim, lr, updates)
-  if optim.optimizer == 'sgd':
-    return optax.sgd(schedule, momentum=optim.b1)
-  return optax.adam(schedule, b1=optim.b1, b2=optim.b2)
+@functools.cache
+def optimizer(name: Literal['adam', 'sgd']) -> optax.GradientTransformation:
+  """A player's optimizer: its learning rate and betas (SGD: momentum) are arrays in its state, set by create_state
+  (and the rate by each update), so that one optimizer serves every member of a population."""
+  if name == 'sgd':
+    return optax.inject_hyperparams(optax.sgd)(learning_rate=0.0, momentum=0.0)
+  return optax.inject_hyperparams(optax.adam)(learning_rate=0.0, b1=0.0, b2=0.0)
+
+
+def hyperparameters(config: Config) -> dict[str, float]:
+  """The values of config's HYPERPARAMETERS, by key."""
+  return {key: getattr(getattr(config, key.split('.')[0]), key.split('.')[1]) for key in HYPERPARAMETERS}
+
+
+def program(config: Config) -> Config:
+  """config without its HYPERPARAMETERS and train.seed (None): what the members of one population share."""
+  sections = {}
+  for key in (*HYPERPARAMETERS, 'train.seed'):
+    section, name = key.split('.')
+    sections.setdefault(section, {})[name] = None
+  return dataclasses.replace(
+    config, **{section: dataclasses.replace(getattr(config, section), **names) for section, names in sections.items()}
+  )
 
 
 def _init_player(
-  module: nn.Module, tx: optax.GradientTransformation, key: jax.Array, x: jax.Array, compute_dtype: str
+  module: nn.Module,
+  tx: optax.GradientTransformation,
+  key: jax.Array,
+  x: jax.Array,
+  compute_dtype: str,
+  optimizer_hparams: dict[str, jax.Array],
 ) -> Player:
   variables = module.init(key, x, train=False)
   params = variables['params']
-  return Player(params, variables.get('batch_stats', {}), tx.init(params), module, tx, compute_dtype)
+  opt_state = tx.init(params)
+  hyperparams = {**opt_state.hyperparams, **jax.tree.map(jnp.copy, optimizer_hparams)}  # own buffers: donated
+  opt_state = opt_state._replace(hyperparams=hyperparams)
+  return Player(params, variables.get('batch_stats', {}), opt_state, module, tx, compute_dtype)
 
 
 def create_state(
@@ -149,35 +214,79 @@ def create_state(
     ConfigError: config is not a jaxgan.Config, or sample_shape does not fit its model.
   """
   config = check_type(config)
-  sample_shape = tuple(sample_shape)
-  g_key, d_key, step_key = jax.random.split(key, 3)
+  return _initialise(config, tuple(sample_shape), networks)(key, hyperparameters(config))
+
+
+def create_population(
+  configs: Sequence[Config],
+  keys: jax.Array,
+  sample_shape: tuple[int, ...],
+  networks: tuple[nn.Module, nn.Module] | None = None,
+) -> GANState:
+  """The states of a population's members, stacked on a leading member axis [M], built in one vmapped call.
+
+  Args:
+    configs: one config per member, equal but for their HYPERPARAMETERS (and train.seed).
+    keys: typed PRNG keys [M], one per member.
+    sample_shape, networks: as for create_state.
+
+  Raises:
+    ConfigError: configs that differ in more than their HYPERPARAMETERS, or as create_state.
+  """
+  configs = [check_type(c) for c in configs]
+  shared = program(configs[0])
+  for i, c in enumerate(configs):
+    if program(c) != shared:
+      raise ConfigError(
+        f'member {i} differs from member 0 in more than its hyperparameters ({", ".join(HYPERPARAMETERS)})'
+      )
+  values = {key: jnp.asarray([hyperparameters(c)[key] for c in configs], jnp.float32) for key in HYPERPARAMETERS}
+  return jax.vmap(_initialise(configs[0], tuple(sample_shape), networks))(keys, values)
+
+
+def _initialise(
+  config: Config, sample_shape: tuple[int, ...], networks: tuple[nn.Module, nn.Module] | None
+) -> Callable[[jax.Array, dict[str, jax.typing.ArrayLike]], GANState]:
+  """The function from (key, HYPERPARAMETERS values) to the state at step 0; config gives everything else."""
   try:
     generator, discriminator = networks or make_models(config.model, sample_shape)
   except ValueError as e:
     raise ConfigError(str(e)) from None
-  steps, d_steps = config.train.steps, config.game.d_steps
-  g_tx = make_optimizer(config.optim, config.optim.g_lr, steps)
-  d_tx = make_optimizer(config.optim, config.optim.d_lr, steps * d_steps)
-  z = jnp.zeros((1, config.model.latent_dim))
-  dtype = config.model.compute_dtype
-  g = _init_player(generator, g_tx, g_key, z, dtype)
   if config.game.augment and len(sample_shape) != 3:
     raise ConfigError(
       f'game.augment (DiffAugment) needs images, not samples of shape {sample_shape}; set game.augment=()'
     )
+  tx = optimizer(config.optim.optimizer)
+  dtype = config.model.compute_dtype
   pack = config.game.pack
-  d = _init_player(discriminator, d_tx, d_key, jnp.zeros((1, *sample_shape[:-1], sample_shape[-1] * pack)), dtype)
-  return GANState(
-    step=jnp.zeros((), jnp.int32),
-    key=step_key,
-    generator=g,
-    discriminator=d,
-    ema_params=jax.tree.map(jnp.copy, g.params),  # own buffers: the state is donated
-    game=config.game,
-    prior=config.model.prior,
-    latent_dim=config.model.latent_dim,
-    sample_shape=sample_shape,
-  )
+
+  def initialise(key: jax.Array, values: dict[str, jax.typing.ArrayLike]) -> GANState:
+    values = {k: jnp.asarray(v, jnp.float32) for k, v in values.items()}
+    betas = (
+      {'momentum': values['optim.b1']}
+      if config.optim.optimizer == 'sgd'
+      else {'b1': values['optim.b1'], 'b2': values['optim.b2']}
+    )
+    g_key, d_key, step_key = jax.random.split(key, 3)
+    g = _init_player(generator, tx, g_key, jnp.zeros((1, config.model.latent_dim)), dtype, betas)
+    packed = jnp.zeros((1, *sample_shape[:-1], sample_shape[-1] * pack))
+    d = _init_player(discriminator, tx, d_key, packed, dtype, betas)
+    return GANState(
+      step=jnp.zeros((), jnp.int32),
+      key=step_key,
+      generator=g,
+      discriminator=d,
+      ema_params=jax.tree.map(jnp.copy, g.params),  # own buffers: the state is donated
+      hparams={k.split('.')[1]: v for k, v in values.items() if k not in _IN_OPTIMIZER},
+      game=program(config).game,
+      schedule=config.optim.schedule,
+      steps=config.train.steps,
+      prior=config.model.prior,
+      latent_dim=config.model.latent_dim,
+      sample_shape=sample_shape,
+    )
+
+  return initialise
 
 
 def generate(state: GANState, z: jax.Array, *, ema: bool = True) -> jax.Array:

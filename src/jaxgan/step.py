@@ -30,9 +30,9 @@ import optax
 
 from jaxgan.augment import diff_augment, instance_noise, pack
 from jaxgan.config import GameConfig
-from jaxgan.losses import GANObjective, get_objective, value_function
+from jaxgan.losses import WITH_LABELS, GANObjective, get_objective, value_function
 from jaxgan.penalties import Discriminator, get_penalty
-from jaxgan.state import GANState, Player, Variables
+from jaxgan.state import GANState, Player, Variables, learning_rate
 
 Metrics = dict[str, jax.Array]
 
@@ -44,8 +44,9 @@ def _step_keys(state: GANState) -> tuple[jax.Array, jax.Array, jax.Array]:
   return d_key, g_key, jax.random.fold_in(round_key, 1)
 
 
-def _objective(game: GameConfig) -> GANObjective:
-  return get_objective(game.objective, label_smoothing=game.label_smoothing)
+def _objective(state: GANState) -> GANObjective:
+  objective = state.game.objective
+  return get_objective(objective, label_smoothing=state.hparams['label_smoothing'] if objective in WITH_LABELS else 0)
 
 
 def _discriminator_input(game: GameConfig, samples: jax.Array, key: jax.Array) -> jax.Array:
@@ -68,7 +69,7 @@ def _penalty(
 
   def term() -> jax.Array:
     values = get_penalty(game.penalty)(discriminator, real, fake, key)
-    return game.penalty_weight * game.penalty_every * values.mean()
+    return state.hparams['penalty_weight'] * game.penalty_every * values.mean()
 
   if game.penalty_every == 1:
     return term()
@@ -83,8 +84,17 @@ def _generator_pass(state: GANState, key: jax.Array, batch_size: int) -> tuple[j
   return fake, pullback, stats
 
 
-def _discriminator_update(state: GANState, real: jax.Array, fake: jax.Array, key: jax.Array) -> tuple[Player, Metrics]:
-  """One D update on real [B, ...] and fake [B, ...] samples."""
+def _learning_rate(state: GANState, player: str, update: jax.Array) -> jax.Array:
+  """The learning rate of `player` ('g' or 'd') at its update number `update` (D makes d_steps a round)."""
+  updates = state.steps * (state.game.d_steps if player == 'd' else 1)
+  hparams = state.hparams
+  return learning_rate(state.schedule, hparams[f'{player}_lr'], hparams['final_lr_fraction'], updates, update)
+
+
+def _discriminator_update(
+  state: GANState, real: jax.Array, fake: jax.Array, key: jax.Array, update: jax.Array
+) -> tuple[Player, Metrics]:
+  """D's update number `update` on real [B, ...] and fake [B, ...] samples."""
   d, game = state.discriminator, state.game
   real_key, fake_key, penalty_key = jax.random.split(key, 3)
   real = _discriminator_input(game, real, real_key)
@@ -94,7 +104,7 @@ def _discriminator_update(state: GANState, real: jax.Array, fake: jax.Array, key
     # Real and fake pass separately, so each has its own batch statistics.
     real_logits, stats = d.apply(params, d.batch_stats, real, train=True)
     fake_logits, stats = d.apply(params, stats, fake, train=True)
-    loss = _objective(game).discriminator_loss(real_logits, fake_logits).mean()
+    loss = _objective(state).discriminator_loss(real_logits, fake_logits).mean()
     penalty = _penalty(state, lambda x: d.apply(params, stats, x, train=True)[0], real, fake, penalty_key)
     metrics = {
       'd_loss': loss,
@@ -108,7 +118,7 @@ def _discriminator_update(state: GANState, real: jax.Array, fake: jax.Array, key
   (_, (stats, metrics)), grads = jax.value_and_grad(loss_fn, has_aux=True)(d.params)
   if game.penalty == 'none':
     del metrics['d_penalty']
-  d = d.apply_gradients(grads, stats)
+  d = d.apply_gradients(grads, stats, _learning_rate(state, 'd', update))
   if game.weight_clip:
     d = d.replace(params=jax.tree.map(lambda p: jnp.clip(p, -game.weight_clip, game.weight_clip), d.params))
   return d, {**metrics, 'grad_norm_d': optax.tree.norm(grads)}
@@ -129,7 +139,7 @@ def _generator_gradients(
 
   def loss_fn(fake: jax.Array) -> jax.Array:
     fake_logits, _ = d.apply(d.params, d.batch_stats, _discriminator_input(game, fake, fake_key), train=True)
-    return _objective(game).generator_loss(real_logits, fake_logits).mean()
+    return _objective(state).generator_loss(real_logits, fake_logits).mean()
 
   loss, fake_grads = jax.value_and_grad(loss_fn)(fake)
   (grads,) = pullback(fake_grads)
@@ -160,21 +170,35 @@ def _round(state: GANState, batch: jax.Array) -> tuple[GANState, Metrics]:
   # A Python loop, unrolled at trace time (d_steps is small): inside lax.scan,
   # XLA's CPU backend ran the convolutions several times slower.
   d_metrics = []
-  for real, (d_fake, _, _), key in zip(reals, d_passes, d_input_keys, strict=True):
-    disc, metrics = _discriminator_update(state, real, d_fake, key)
+  for i, (real, (d_fake, _, _), key) in enumerate(zip(reals, d_passes, d_input_keys, strict=True)):
+    disc, metrics = _discriminator_update(state, real, d_fake, key, state.step * d_steps + i)
     state = state.replace(discriminator=disc)
     d_metrics.append(metrics)
 
   if state.game.update_order == 'alternating':
     g_grads, g_metrics = _generator_gradients(state, reals[-1], fake, pullback, g_input_key)
-  generator = state.generator.apply_gradients(g_grads, g_stats)
-  ema = optax.incremental_update(generator.params, state.ema_params, 1.0 - state.game.ema_decay)
+  generator = state.generator.apply_gradients(g_grads, g_stats, _learning_rate(state, 'g', state.step))
+  ema = optax.incremental_update(generator.params, state.ema_params, 1.0 - state.hparams['ema_decay'])
   state = state.replace(step=state.step + 1, generator=generator, ema_params=ema)
   return state, {**jax.tree.map(lambda *m: jnp.mean(jnp.stack(m)), *d_metrics), **g_metrics}
 
 
-_round_jit = jax.jit(_round, donate_argnums=0)
-_rounds_jit = jax.jit(lambda state, batches: jax.lax.scan(_round, state, batches), donate_argnums=0)
+def _population_round(state: GANState, batch: jax.Array) -> tuple[GANState, Metrics]:
+  """One round of every member of a population (state [M, ...]): _round, vmapped over the member axis.
+
+  batch is shared by all members, [d_steps * B, *sample_shape], or each member's own, [M, d_steps * B, ...].
+  """
+  own_batches = batch.ndim == len(state.sample_shape) + 2
+  return jax.vmap(_round, in_axes=(0, 0 if own_batches else None))(state, batch)
+
+
+def _any_round(state: GANState, batch: jax.Array) -> tuple[GANState, Metrics]:
+  """_round for one GAN, _population_round for a population (its step has a member axis)."""
+  return (_population_round if state.step.ndim else _round)(state, batch)
+
+
+_round_jit = jax.jit(_any_round, donate_argnums=0)
+_rounds_jit = jax.jit(lambda state, batches: jax.lax.scan(_any_round, state, batches), donate_argnums=0)
 
 
 def _check_not_donated(state: GANState) -> None:
@@ -189,19 +213,21 @@ def train_step(state: GANState, batch: jax.Array) -> tuple[GANState, Metrics]:
   """One round of the game, compiled once; `state` is donated (use the one returned).
 
   Args:
-    state: the game before the round.
-    batch: real samples [d_steps * B, *sample_shape], B per discriminator update.
+    state: the game before the round; or a population (jaxgan.state.create_population), every leaf with a
+      leading member axis [M], whose members then play their rounds side by side (vmapped).
+    batch: real samples [d_steps * B, *sample_shape], B per discriminator update; for a population, shared
+      by all members, or [M, d_steps * B, *sample_shape], each member's own.
 
   Returns:
     The state after the round and its scalar metrics: d_loss, g_loss, d_real
     (mean D(x)), d_fake (mean D(G(z))), value (V(D, G)) and gradient norms; the
-    discriminator's are means over its d_steps updates.
+    discriminator's are means over its d_steps updates. A population's are [M].
   """
   _check_not_donated(state)
   return _round_jit(state, batch)
 
 
 def train_steps(state: GANState, batches: jax.Array) -> tuple[GANState, Metrics]:
-  """len(batches) rounds in one dispatch (`lax.scan`); `state` is donated; metrics stacked, [K]."""
+  """len(batches) rounds in one dispatch (`lax.scan`); `state` is donated; metrics stacked, [K] ([K, M])."""
   _check_not_donated(state)
   return _rounds_jit(state, batches)

@@ -67,23 +67,26 @@ class MetricWriter:
 
   _SHOWN = {'d_loss': 'train/d_loss', 'g_loss': 'train/g_loss', 'D(x)': 'train/d_real', 'D(G(z))': 'train/d_fake'}
 
-  def __init__(self, workdir: Path, start_step: int, total_steps: int, progress: bool = True):
+  def __init__(self, workdir: Path, start_step: int, total_steps: int, progress: bool = True, members: int = 0):
+    """A sweep's `members` each get their rows (with a `member` field) and their TensorBoard folder."""
     self.path = workdir / 'metrics.jsonl'
     kept = [row for row in read_metrics(self.path) if row.get('step', 0) <= start_step]
     self.path.write_text(''.join(json.dumps(row) + '\n' for row in kept))
     self._file = open(self.path, 'a')  # noqa: SIM115  closed in close()
     from tensorboardX import SummaryWriter
 
-    self._tb = SummaryWriter(str(workdir / 'tensorboard'))
+    folders = [f'member_{i:03d}' for i in range(members)] if members else ['']
+    self._tb = [SummaryWriter(str(workdir / 'tensorboard' / folder)) for folder in folders]
     from tqdm.auto import tqdm
 
     self._bar = tqdm(total=total_steps, initial=start_step, unit='step', file=sys.stderr, disable=not progress)
 
-  def write(self, step: int, metrics: dict[str, float]) -> None:
-    self._file.write(json.dumps({'step': step, **metrics}) + '\n')
+  def write(self, step: int, metrics: dict[str, float], member: int | None = None) -> None:
+    """One row of metrics.jsonl (of a sweep's `member`)."""
+    self._file.write(json.dumps({'step': step, **({'member': member} if member is not None else {}), **metrics}) + '\n')
     self._file.flush()
     for name, value in metrics.items():
-      self._tb.add_scalar(name, value, step)
+      self._tb[member or 0].add_scalar(name, value, step)
     shown = {label: f'{metrics[key]:.3g}' for label, key in self._SHOWN.items() if key in metrics}
     if 'perf/images_per_second' in metrics:
       shown['img/s'] = f'{metrics["perf/images_per_second"]:.0f}'
@@ -94,12 +97,13 @@ class MetricWriter:
     """One more step done: the progress bar moves (write() logs it)."""
     self._bar.update(1)
 
-  def image(self, name: str, step: int, image: np.ndarray) -> None:
-    self._tb.add_image(name, image, step, dataformats='HWC')
+  def image(self, name: str, step: int, image: np.ndarray, member: int | None = None) -> None:
+    self._tb[member or 0].add_image(name, image, step, dataformats='HWC')
 
   def close(self, keep_progress: bool = True) -> None:
     """Closes everything; the progress bar is wiped when the run failed, so its error line stands alone."""
     self._bar.leave = keep_progress
     self._bar.close()
-    self._tb.close()
+    for tb in self._tb:
+      tb.close()
     self._file.close()

@@ -1,0 +1,129 @@
+"""A population in one program against the same GANs trained one after another.
+
+    python experiments/bench/sweep.py [--configs gaussian1d ring8 digits] [--members 1 8 64]
+        [--steps ring8=2000 digits=500] [--baseline-runs 8]
+
+For each config and each N it times, on this machine:
+
+  * the sweep: `jaxgan-train --sweep train.seed=0,...,N-1`, one whole process
+    (start-up included), and `jaxgan.sweep` inside one Python process;
+  * N runs of `jaxgan-train --seed i`, whole processes one after another, as
+    users run a sweep today;
+  * N runs of `jaxgan.train` one after another inside one Python process.
+
+and prints the wall times and the speed-ups of the sweep against both. The
+baselines' runs are alike but for the seed, so at most --baseline-runs of them
+are timed and the rest extrapolated linearly (the table says how many were
+timed). Every process uses jaxgan's compilation cache, warmed by one run of each
+config first, as a user's repeated runs do. Times are of this machine only:
+compare the ratios (CPU model printed).
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+IN_PROCESS = """
+import json, sys, time
+import jaxgan
+config_name, workdir, kind, members, steps = sys.argv[1:6]
+members, overrides = int(members), ({'train__steps': int(steps)} if int(steps) else {})
+config = jaxgan.get_config(config_name, **overrides)
+start = time.perf_counter()
+if kind == 'sweep':
+  jaxgan.sweep(config, jaxgan.product(train__seed=range(members)), workdir + '/sweep', progress=False)
+else:
+  for seed in range(members):
+    jaxgan.train(jaxgan.get_config(config_name, train__seed=seed, **overrides), f'{workdir}/run{seed}', progress=False)
+print(json.dumps({'seconds': time.perf_counter() - start}))
+"""
+
+
+def _cpu_model() -> str:
+  try:
+    for line in Path('/proc/cpuinfo').read_text().splitlines():
+      if line.startswith('model name'):
+        return line.split(':', 1)[1].strip()
+  except OSError:
+    pass
+  return platform.processor() or 'unknown'
+
+
+def _timed(command: list[str]) -> float:
+  start = time.perf_counter()
+  done = subprocess.run(command, capture_output=True, text=True)
+  if done.returncode:
+    raise SystemExit(f'{" ".join(command)} failed:\n{done.stderr[-2000:]}')
+  return time.perf_counter() - start
+
+
+def _in_process(config: str, workdir: str, kind: str, members: int, steps: int) -> float:
+  done = subprocess.run(
+    [sys.executable, '-c', IN_PROCESS, config, workdir, kind, str(members), str(steps)], capture_output=True, text=True
+  )
+  if done.returncode:
+    raise SystemExit(f'in-process {kind} of {config} failed:\n{done.stderr[-2000:]}')
+  return json.loads(done.stdout.strip().splitlines()[-1])['seconds']
+
+
+def _train(config: str, workdir: str, steps: int, *extra: str) -> list[str]:
+  return ['jaxgan-train', '--config', config, '--workdir', workdir, *(['--steps', str(steps)] if steps else []), *extra]
+
+
+def measure(config: str, members: int, steps: int, baseline_runs: int) -> dict:
+  timed = min(members, baseline_runs)
+  with tempfile.TemporaryDirectory() as scratch:
+    seeds = ','.join(map(str, range(members)))
+    row = {'config': config, 'members': members, 'steps': steps, 'baseline_runs_timed': timed}
+    row['sweep_process_s'] = _timed(_train(config, f'{scratch}/sweep', steps, '--sweep', f'train.seed={seeds}'))
+    processes = sum(_timed(_train(config, f'{scratch}/p{seed}', steps, '--seed', str(seed))) for seed in range(timed))
+    row['processes_s'] = processes * members / timed
+    row['sweep_in_process_s'] = _in_process(config, f'{scratch}/in', 'sweep', members, steps)
+    row['in_process_s'] = _in_process(config, f'{scratch}/in', 'runs', timed, steps) * members / timed
+  row['speedup_vs_processes'] = row['processes_s'] / row['sweep_process_s']
+  row['speedup_vs_in_process'] = row['in_process_s'] / row['sweep_in_process_s']
+  return row
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--configs', nargs='+', default=['gaussian1d', 'ring8', 'digits'])
+  parser.add_argument('--members', type=int, nargs='+', default=[1, 8, 64])
+  parser.add_argument(
+    '--steps', nargs='*', default=['ring8=2000', 'digits=500'], help="CONFIG=STEPS; the others run the config's"
+  )
+  parser.add_argument('--baseline-runs', type=int, default=8, help='runs of each baseline timed (the rest scaled)')
+  parser.add_argument('--out', help='also write the rows to this JSON file')
+  args = parser.parse_args()
+  steps = {k: int(v) for k, v in (s.split('=') for s in args.steps)}
+  print(f'CPU: {_cpu_model()} ({os.cpu_count()} cores)', flush=True)
+  with tempfile.TemporaryDirectory() as warm:
+    for config in args.configs:
+      _timed(_train(config, f'{warm}/{config}', steps.get(config, 0)))  # fills the compilation cache
+  rows = []
+  print('| config | steps | N | sweep (process) | N processes | speed-up | sweep, in-process | N runs | speed-up |')
+  print('|---|---|---|---|---|---|---|---|---|')
+  for config in args.configs:
+    for members in args.members:
+      row = measure(config, members, steps.get(config, 0), args.baseline_runs)
+      rows.append(row)
+      scaled = '' if row['baseline_runs_timed'] == members else f' ({row["baseline_runs_timed"]} timed)'
+      print(
+        f'| {config} | {row["steps"] or "config"} | {members} | {row["sweep_process_s"]:.1f} s | '
+        f'{row["processes_s"]:.1f} s{scaled} | {row["speedup_vs_processes"]:.1f}x | '
+        f'{row["sweep_in_process_s"]:.1f} s | '
+        f'{row["in_process_s"]:.1f} s{scaled} | {row["speedup_vs_in_process"]:.1f}x |',
+        flush=True,
+      )
+  if args.out:
+    Path(args.out).write_text(json.dumps({'cpu': _cpu_model(), 'rows': rows}, indent=2) + '\n')
+
+
+if __name__ == '__main__':
+  main()

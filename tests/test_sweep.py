@@ -164,9 +164,11 @@ def test_sweep_writes_ranked_members_and_resumes_exactly(tmp_path):
 
 
 def test_a_diverged_member_does_not_stop_the_others(tmp_path):
-  summary = jaxgan.sweep(small(), [{'optim.d_lr': 1e-3}, {'optim.d_lr': 1e30}], tmp_path / 'sweep', progress=False)
+  config = small('eval.dstar_steps=0')  # panels without the theorem's check (a D fitted to D*)
+  summary = jaxgan.sweep(config, [{'optim.d_lr': 1e-3}, {'optim.d_lr': 1e30}], tmp_path / 'sweep', progress=False)
   first, second = summary['members']
   assert 'diverged_at_step' not in first and np.isfinite(first['js_divergence'])
+  assert 'mean_abs_d_minus_dstar' not in first and (tmp_path / 'sweep' / 'members' / '000' / 'panels.png').exists()
   assert second['diverged_at_step'] >= 1
   assert summary['results'][-1]['member'] == 1  # ranked last
 
@@ -197,7 +199,7 @@ def test_command_line_sweep(tmp_path):
 @pytest.mark.skipif(os.name != 'posix', reason='fake devices in a subprocess')
 def test_members_split_over_eight_devices(tmp_path):
   """8 fake CPU devices: a population of 4 on a (members 4, data 2) mesh, each leaf split along the members, the
-  same training as on one device."""
+  same training as on one device; and jaxgan.sweep's loop on that mesh, the same as on one device."""
   script = textwrap.dedent(
     f"""
     import sys, jax, jax.numpy as jnp, numpy as np
@@ -218,7 +220,13 @@ def test_members_split_over_eight_devices(tmp_path):
     leaf = jax.tree.leaves(state.generator.params)[0]
     if jax.device_count() > 1:
       assert leaf.sharding.spec[0] == 'members' and len(leaf.sharding.device_set) == 8, leaf.sharding
-    np.savez(sys.argv[1], *[np.asarray(x) for x in jax.tree.leaves(state.generator.params)], d_loss=metrics['d_loss'])
+    # The training loop: a sweep of 4 members, each member's batch split over the mesh's data axis.
+    import jaxgan
+    config = jaxgan.get_config('gaussian1d', *{SMALL!r}, eval__panel_fractions=())
+    jaxgan.sweep(config, jaxgan.product(train__seed=[0, 1], optim__g_lr=[1e-3, 3e-4]), sys.argv[2], progress=False)
+    _, swept = jaxgan.load(sys.argv[2])
+    trained = jax.tree.leaves((state.generator.params, swept.generator.params))
+    np.savez(sys.argv[1], *[np.asarray(x) for x in trained], d_loss=metrics['d_loss'])
     """
   )
   results = {}
@@ -226,9 +234,8 @@ def test_members_split_over_eight_devices(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith('JAX_')}
     env |= {'XLA_FLAGS': f'--xla_force_host_platform_device_count={devices}', 'JAX_PLATFORMS': 'cpu'}
     out = tmp_path / f'{devices}.npz'
-    done = subprocess.run(
-      [sys.executable, '-c', script, str(out)], env=env, capture_output=True, text=True, timeout=300
-    )
+    command = [sys.executable, '-c', script, str(out), str(tmp_path / f'sweep{devices}')]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     results[devices] = np.load(out)
   for name in results[1].files:

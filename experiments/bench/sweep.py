@@ -1,7 +1,7 @@
 """A population in one program against the same GANs trained one after another.
 
     python experiments/bench/sweep.py [--configs gaussian1d ring8 digits] [--members 1 8 64]
-        [--steps ring8=2000 digits=500] [--baseline-runs 8]
+        [--steps ring8=2000 digits=500] [--baseline-runs 8] [--set SECTION.KEY=VALUE ...] [--no-in-process]
 
 For each config and each N it times, on this machine:
 
@@ -32,15 +32,16 @@ from pathlib import Path
 IN_PROCESS = """
 import json, sys, time
 import jaxgan
-config_name, workdir, kind, members, steps = sys.argv[1:6]
+config_name, workdir, kind, members, steps, *sets = sys.argv[1:]
 members, overrides = int(members), ({'train__steps': int(steps)} if int(steps) else {})
-config = jaxgan.get_config(config_name, **overrides)
+config = jaxgan.get_config(config_name, *sets, **overrides)
 start = time.perf_counter()
 if kind == 'sweep':
   jaxgan.sweep(config, jaxgan.product(train__seed=range(members)), workdir + '/sweep', progress=False)
 else:
   for seed in range(members):
-    jaxgan.train(jaxgan.get_config(config_name, train__seed=seed, **overrides), f'{workdir}/run{seed}', progress=False)
+    run_config = jaxgan.get_config(config_name, *sets, train__seed=seed, **overrides)
+    jaxgan.train(run_config, f'{workdir}/run{seed}', progress=False)
 print(json.dumps({'seconds': time.perf_counter() - start}))
 """
 
@@ -63,31 +64,38 @@ def _timed(command: list[str]) -> float:
   return time.perf_counter() - start
 
 
-def _in_process(config: str, workdir: str, kind: str, members: int, steps: int) -> float:
+def _in_process(config: str, workdir: str, kind: str, members: int, steps: int, sets: list[str]) -> float:
   done = subprocess.run(
-    [sys.executable, '-c', IN_PROCESS, config, workdir, kind, str(members), str(steps)], capture_output=True, text=True
+    [sys.executable, '-c', IN_PROCESS, config, workdir, kind, str(members), str(steps), *sets],
+    capture_output=True,
+    text=True,
   )
   if done.returncode:
     raise SystemExit(f'in-process {kind} of {config} failed:\n{done.stderr[-2000:]}')
   return json.loads(done.stdout.strip().splitlines()[-1])['seconds']
 
 
-def _train(config: str, workdir: str, steps: int, *extra: str) -> list[str]:
-  return ['jaxgan-train', '--config', config, '--workdir', workdir, *(['--steps', str(steps)] if steps else []), *extra]
+def _train(config: str, workdir: str, steps: int, sets: list[str], *extra: str) -> list[str]:
+  options = [*(['--steps', str(steps)] if steps else []), *(f'--set={assignment}' for assignment in sets)]
+  return ['jaxgan-train', '--config', config, '--workdir', workdir, *options, *extra]
 
 
-def measure(config: str, members: int, steps: int, baseline_runs: int) -> dict:
+def measure(config: str, members: int, steps: int, sets: list[str], baseline_runs: int, in_process: bool) -> dict:
   timed = min(members, baseline_runs)
   with tempfile.TemporaryDirectory() as scratch:
     seeds = ','.join(map(str, range(members)))
-    row = {'config': config, 'members': members, 'steps': steps, 'baseline_runs_timed': timed}
-    row['sweep_process_s'] = _timed(_train(config, f'{scratch}/sweep', steps, '--sweep', f'train.seed={seeds}'))
-    processes = sum(_timed(_train(config, f'{scratch}/p{seed}', steps, '--seed', str(seed))) for seed in range(timed))
+    row = {'config': config, 'set': sets, 'members': members, 'steps': steps, 'baseline_runs_timed': timed}
+    row['sweep_process_s'] = _timed(_train(config, f'{scratch}/sweep', steps, sets, '--sweep', f'train.seed={seeds}'))
+    processes = sum(
+      _timed(_train(config, f'{scratch}/p{seed}', steps, sets, '--seed', str(seed))) for seed in range(timed)
+    )
     row['processes_s'] = processes * members / timed
-    row['sweep_in_process_s'] = _in_process(config, f'{scratch}/in', 'sweep', members, steps)
-    row['in_process_s'] = _in_process(config, f'{scratch}/in', 'runs', timed, steps) * members / timed
+    if in_process:
+      row['sweep_in_process_s'] = _in_process(config, f'{scratch}/in', 'sweep', members, steps, sets)
+      row['in_process_s'] = _in_process(config, f'{scratch}/in', 'runs', timed, steps, sets) * members / timed
   row['speedup_vs_processes'] = row['processes_s'] / row['sweep_process_s']
-  row['speedup_vs_in_process'] = row['in_process_s'] / row['sweep_in_process_s']
+  if in_process:
+    row['speedup_vs_in_process'] = row['in_process_s'] / row['sweep_in_process_s']
   return row
 
 
@@ -99,26 +107,32 @@ def main() -> None:
     '--steps', nargs='*', default=['ring8=2000', 'digits=500'], help="CONFIG=STEPS; the others run the config's"
   )
   parser.add_argument('--baseline-runs', type=int, default=8, help='runs of each baseline timed (the rest scaled)')
+  parser.add_argument('--set', action='append', default=[], help='SECTION.KEY=VALUE for every run of every config')
+  parser.add_argument('--no-in-process', action='store_true', help='time the whole-process comparison only')
   parser.add_argument('--out', help='also write the rows to this JSON file')
   args = parser.parse_args()
   steps = {k: int(v) for k, v in (s.split('=') for s in args.steps)}
-  print(f'CPU: {_cpu_model()} ({os.cpu_count()} cores)', flush=True)
+  print(f'CPU: {_cpu_model()} ({os.cpu_count()} cores); --set {args.set}', flush=True)
   with tempfile.TemporaryDirectory() as warm:
     for config in args.configs:
-      _timed(_train(config, f'{warm}/{config}', steps.get(config, 0)))  # fills the compilation cache
+      _timed(_train(config, f'{warm}/{config}', steps.get(config, 0), args.set))  # fills the compilation cache
   rows = []
   print('| config | steps | N | sweep (process) | N processes | speed-up | sweep, in-process | N runs | speed-up |')
   print('|---|---|---|---|---|---|---|---|---|')
   for config in args.configs:
     for members in args.members:
-      row = measure(config, members, steps.get(config, 0), args.baseline_runs)
+      row = measure(config, members, steps.get(config, 0), args.set, args.baseline_runs, not args.no_in_process)
       rows.append(row)
       scaled = '' if row['baseline_runs_timed'] == members else f' ({row["baseline_runs_timed"]} timed)'
       print(
         f'| {config} | {row["steps"] or "config"} | {members} | {row["sweep_process_s"]:.1f} s | '
         f'{row["processes_s"]:.1f} s{scaled} | {row["speedup_vs_processes"]:.1f}x | '
-        f'{row["sweep_in_process_s"]:.1f} s | '
-        f'{row["in_process_s"]:.1f} s{scaled} | {row["speedup_vs_in_process"]:.1f}x |',
+        + (
+          f'{row["sweep_in_process_s"]:.1f} s | {row["in_process_s"]:.1f} s{scaled} | '
+          f'{row["speedup_vs_in_process"]:.1f}x |'
+          if 'sweep_in_process_s' in row
+          else 'not timed | | |'
+        ),
         flush=True,
       )
   if args.out:

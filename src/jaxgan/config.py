@@ -118,7 +118,7 @@ class EvalConfig:
   panel_fractions: tuple[float, ...] = ()  # where to draw and check, as fractions of train.steps
   num_samples: int = 1_000_000  # 1-D: generator samples for density estimates
   grid_size: int = 1024  # 1-D
-  dstar_steps: int = 1000  # steps to train D to convergence at a panel
+  dstar_steps: int = 1000  # steps to train D to convergence at a panel (the theorem's check); 0: no check
   dstar_lr: float = 1e-2  # decays to 0 over dstar_steps (cosine)
   dstar_batch_size: int = 4096
 
@@ -195,8 +195,8 @@ def validate(config: Config) -> Config:
     ),
     (all(0 <= f <= 1 for f in config.eval.panel_fractions), 'eval.panel_fractions must be in [0, 1]'),
     (
-      config.eval.dstar_steps > 0 and config.eval.dstar_batch_size > 0,
-      'eval.dstar_steps and eval.dstar_batch_size must be positive',
+      config.eval.dstar_steps >= 0 and config.eval.dstar_batch_size > 0,
+      'eval.dstar_steps must be 0 or more (0: no check) and eval.dstar_batch_size positive',
     ),
     (config.eval.num_samples > 1 and config.eval.grid_size > 1, 'eval.num_samples and eval.grid_size must be above 1'),
   ]

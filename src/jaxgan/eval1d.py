@@ -132,48 +132,54 @@ class Evaluator1D:
     return _fit(state, key, self.source, c.dstar_lr, c.dstar_steps, c.dstar_batch_size)
 
   def panel(self, state: GANState, step: int) -> dict[str, Any]:
-    """Draws panel data at `step` and checks D against D*; returns the figures."""
+    """Draws panel data at `step` and checks D against D* (with eval.dstar_steps > 0); returns the figures."""
     x, p_real, p_gen = self._densities(state, self.config.num_samples)
     d_star = np.asarray(theory.optimal_discriminator(p_real, p_gen))
-    fitted = self.fit_discriminator(state)
-    d_fit = np.asarray(_d_of(state, jnp.asarray(x), fitted))
     d_game = np.asarray(_d_of(state, jnp.asarray(x), state.discriminator.params))
-    mixture = (p_real + p_gen) / 2
-    gap = np.abs(d_fit - d_star)
     c_of_g = float(theory.virtual_training_criterion(p_real, p_gen, x))
-    v_fit = float(theory.value(p_real, p_gen, np.clip(d_fit, _EPS, 1 - _EPS), x))
     result = {
       'step': step,
       'js_divergence': float(theory.js_divergence(p_real, p_gen, x)),
       'c_of_g': c_of_g,  # max_D V(D, G) = -log 4 + 2 JS
       'value': self._value(state, x, p_real, p_gen),  # V of the game's D
-      'mean_abs_d_minus_dstar': float(np.trapezoid(mixture * gap, x) / np.trapezoid(mixture, x)),
-      'max_abs_d_minus_dstar': float(gap[_highest_density_mask(mixture, 0.99)].max()),
-      'dstar_excess_loss': c_of_g - v_fit,  # >= 0; near 0 when D has converged to D*
-      'dstar_converged': c_of_g - v_fit < _CONVERGED_NATS,
     }
-    self.panels.append(
-      {**result, 'x': x, 'p_real': p_real, 'p_gen': p_gen, 'd_game': d_game, 'd_star': d_star, 'd_fit': d_fit}
-    )
+    curves = {'x': x, 'p_real': p_real, 'p_gen': p_gen, 'd_game': d_game, 'd_star': d_star}
+    if self.config.dstar_steps:
+      d_fit = np.asarray(_d_of(state, jnp.asarray(x), self.fit_discriminator(state)))
+      mixture = (p_real + p_gen) / 2
+      gap = np.abs(d_fit - d_star)
+      v_fit = float(theory.value(p_real, p_gen, np.clip(d_fit, _EPS, 1 - _EPS), x))
+      result |= {
+        'mean_abs_d_minus_dstar': float(np.trapezoid(mixture * gap, x) / np.trapezoid(mixture, x)),
+        'max_abs_d_minus_dstar': float(gap[_highest_density_mask(mixture, 0.99)].max()),
+        'dstar_excess_loss': c_of_g - v_fit,  # >= 0; near 0 when D has converged to D*
+        'dstar_converged': c_of_g - v_fit < _CONVERGED_NATS,
+      }
+      curves['d_fit'] = d_fit
+    self.panels.append({**result, **curves})
     write_panels(self.workdir / _PANELS_FILE, self.panels)
     return result
 
   def summary(self, state: GANState) -> dict[str, float]:
-    """Final figures: JS, V, |D - 1/2| on real data, and the worst panel's D - D* gaps."""
+    """Final figures: JS, V, |D - 1/2| on real data, and the worst panel's D - D* gaps (with eval.dstar_steps)."""
     x, p_real, p_gen = self._densities(state, self.config.num_samples)
     real = self.source.sample(jax.random.fold_in(self.key, 1), self.config.num_samples)
     d_real = jax.nn.sigmoid(discriminate(state, real))
-    worst = lambda key: max((p[key] for p in self.panels), default=float('nan'))  # noqa: E731
-    return {
+    summary = {
       'js_divergence': float(theory.js_divergence(p_real, p_gen, x)),
       'value': self._value(state, x, p_real, p_gen),
       'minus_log4': theory.MINUS_LOG4,
       'mean_abs_d_minus_half': float(jnp.abs(d_real - 0.5).mean()),
-      'mean_abs_d_minus_dstar': worst('mean_abs_d_minus_dstar'),
-      'max_abs_d_minus_dstar': worst('max_abs_d_minus_dstar'),
-      'dstar_excess_loss': worst('dstar_excess_loss'),
-      'dstar_converged': all(p['dstar_converged'] for p in self.panels),
     }
+    if self.config.dstar_steps:
+      worst = lambda key: max((p[key] for p in self.panels), default=float('nan'))  # noqa: E731
+      summary |= {
+        'mean_abs_d_minus_dstar': worst('mean_abs_d_minus_dstar'),
+        'max_abs_d_minus_dstar': worst('max_abs_d_minus_dstar'),
+        'dstar_excess_loss': worst('dstar_excess_loss'),
+        'dstar_converged': all(p['dstar_converged'] for p in self.panels),
+      }
+    return summary
 
   def save_plots(self, workdir: Path) -> None:
     """Writes panels.png (the paper's figure, with D*) and curves.png (JS and V)."""
@@ -199,11 +205,14 @@ def _panels_figure(panels: list[dict[str, Any]]) -> 'Figure':
     mixture = (p['p_real'] + p['p_gen']) / 2
     d_star = np.where(mixture > 1e-3 * mixture.max(), p['d_star'], np.nan)
     ax.plot(p['x'], d_star, color='tab:orange', ls=':', lw=2, label='$D^* = p_r/(p_r+p_g)$')
-    ax.plot(p['x'], p['d_fit'], color='tab:purple', lw=0.8, label='D trained to convergence')
+    if 'd_fit' in p:
+      ax.plot(p['x'], p['d_fit'], color='tab:purple', lw=0.8, label='D trained to convergence')
     ax.axhline(0.5, color='grey', lw=0.5)
     ax.set_xlim(lo - 0.5, hi + 0.5)
     # The statistics go in the title, above the plotting area, where no curve can run over them.
-    stats = f'JS {p["js_divergence"]:.3g}    mean |D converged - D*| {p["mean_abs_d_minus_dstar"]:.3f}'
+    stats = f'JS {p["js_divergence"]:.3g}'
+    if 'mean_abs_d_minus_dstar' in p:
+      stats += f'    mean |D converged - D*| {p["mean_abs_d_minus_dstar"]:.3f}'
     ax.set_title(f'({string.ascii_lowercase[i]}) step {p["step"]}\n{stats}', fontsize=10)
     ax.set(xlabel='x', ylabel='density / D(x)')
   fig.legend(*axes[0].get_legend_handles_labels(), loc='lower center', ncol=5, fontsize=8)

@@ -1,4 +1,4 @@
-"""The training loop: `train(config, workdir)`, shared by the CLI, notebooks and sweeps.
+"""The training loop: `train(config, workdir)` and `sweep(config, members, workdir)`, for the CLI and notebooks.
 
 It writes into the workdir:
   config.json       the resolved config; run.json, the shape of one sample;
@@ -8,7 +8,8 @@ It writes into the workdir:
   summary.json      the final figures (or those of a stopped run); losses.png, the loss curves;
   samples/, samples.gif, samples.png    for image GANs;
   panels.png, curves.png                for 1-D games with a known data density;
-  panels.png, modes.png                 for the 2-D mixtures (ring8, grid25).
+  panels.png, modes.png                 for the 2-D mixtures (ring8, grid25);
+  members.json, members/NNN/, results.csv, members.png    for a sweep (jaxgan.population).
 
 Starting again on a workdir with a checkpoint resumes from it, exactly: batch,
 randomness and update order depend only on the step, which the checkpoint holds.

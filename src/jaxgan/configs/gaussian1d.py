@@ -12,7 +12,8 @@ js_divergence about 2e-4 to 4e-4 nats, value -1.3863 (= -log 4 to 4 digits),
 mean |D - 1/2| about 0.001 and a mixture-weighted |D - D*| below 0.01.
 
 What makes the game settle, measured with experiments/gaussian1d_ablation.py
-(final figures, seeds 0 to 2, 2-core CPU):
+(final figures, seeds 0 to 2, 2-core CPU; its 2026-12-01 run as sweeps, with
+every combination, is in experiments/gaussian1d_ablation.md):
 
 | variant                                        | JS (nats)       | mean abs(D - 1/2) |
 |------------------------------------------------|-----------------|-------------------|

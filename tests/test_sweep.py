@@ -19,6 +19,7 @@ from jaxgan import step as step_lib
 from jaxgan.checkpoint import Checkpointer
 from jaxgan.data import make_source
 from jaxgan.state import create_population, create_state
+from jaxgan.state import member as member_of
 from test_step import TOY
 
 # The 1-D game, small: 40 steps, a checkpoint every 20, one panel with a short D* fit.
@@ -93,7 +94,7 @@ def test_each_member_equals_its_run_alone():
   for i, c in enumerate(configs):
     alone, metrics = step_lib.train_steps(create_state(c, jax.random.key(i), (1,)), batches)
     np.testing.assert_allclose(pop_metrics['d_loss'][:, i], metrics['d_loss'], atol=1e-5)
-    member = jax.tree.map(lambda leaf: leaf[i], pop)  # noqa: B023
+    member = member_of(pop, i)
     for a, b in zip(
       jax.tree.leaves((member.generator.params, member.ema_params)),
       jax.tree.leaves((alone.generator.params, alone.ema_params)),

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import orbax.checkpoint as ocp
 
 from jaxgan._quiet import quiet_libraries
-from jaxgan.state import GANState
+from jaxgan.state import GANState, step_of
 
 
 class CheckpointError(RuntimeError):
@@ -59,7 +59,7 @@ class Checkpointer:
   def save(self, state: GANState, *, require_finite: bool = True) -> None:
     """Saves `state` at its step; refuses a state with NaN or Inf in it if require_finite (a sweep's diverged
     members are saved as they are)."""
-    step = int(state.step.reshape(-1)[0])
+    step = step_of(state)
     if require_finite and not all_finite(state):
       raise CheckpointError(f'refusing to checkpoint step {step}: the state holds NaN or Inf')
     if step in self._manager.all_steps():

@@ -288,6 +288,11 @@ def _leaf(config: Config, key: str) -> tuple[list[Any], list[str]]:
   return nodes, path
 
 
+def value_of(config: Config, key: str) -> Any:
+  """config's value of the leaf `key` (section.key); ConfigError for an unknown key or a section."""
+  return _leaf(config, key)[0][-1]
+
+
 def _replace_leaf(nodes: list[Any], path: list[str], value: Any) -> Config:
   for node, name in zip(reversed(nodes[:-1]), reversed(path), strict=True):
     value = dataclasses.replace(node, **{name: value})

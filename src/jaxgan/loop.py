@@ -54,7 +54,8 @@ from jaxgan.data import DataError, MixtureSource, NormalSource, Source, make_sou
 from jaxgan.eval1d import Evaluator1D
 from jaxgan.eval2d import Evaluator2D
 from jaxgan.samples import SampleGrids
-from jaxgan.state import GANState, create_population, create_state, learning_rates
+from jaxgan.state import GANState, create_population, create_state, learning_rates, step_of
+from jaxgan.state import member as member_of
 from jaxgan.step import train_step, train_steps
 from jaxgan.workdir import RunError
 from jaxgan.writer import MetricWriter, read_metrics, write_atomically
@@ -177,7 +178,7 @@ class _Run(NamedTuple):
 
   @property
   def step(self) -> int:
-    return int(self.state.step.reshape(-1)[0])
+    return step_of(self.state)
 
 
 def _note(text: str) -> None:
@@ -381,7 +382,7 @@ def _check_same_members(saved: list[dict] | None, configs: list[Config] | None, 
   if saved is None or configs is None:
     what = 'a single run' if saved is None else f'a sweep of {len(saved)} members'
     raise RunError(f'{workdir} holds {what}; use a new --workdir, or resume it as it was started')
-  members = [{k: population.value_of(c, k) for k in m} for m, c in zip(saved, configs, strict=False)]
+  members = [{k: config_lib.value_of(c, k) for k in m} for m, c in zip(saved, configs, strict=False)]
   if len(saved) != len(configs) or members != saved:
     raise RunError(
       f'{workdir} holds a sweep of other members ({population.MEMBERS_FILE}); use a new --workdir, '
@@ -568,14 +569,12 @@ def _loop(config: Config, run: _Run, out: Path, progress: bool, start_time: floa
         'wall_seconds': time.perf_counter() - start_time,
         **({'stopped': stopped} if stopped else {}),
       }
-      summaries = []
+      summaries, logged = [], read_metrics(out / 'metrics.jsonl')
       for i, (evaluator, o) in enumerate(zip(evaluators, outs, strict=True)):
         figures = {} if i in diverged else evaluator.finish(_member(state, i, sweeping))
         trained = {k.removeprefix('train/'): v for k, v in metrics[i].items() if k.startswith('train/')}
         summaries.append({**figures, **trained, **({'diverged_at_step': diverged[i]} if i in diverged else {})})
-        _plot_losses(
-          o, [r for r in read_metrics(out / 'metrics.jsonl') if r.get('member') == (i if sweeping else None)]
-        )
+        _plot_losses(o, [r for r in logged if r.get('member') == (i if sweeping else None)])
       if sweeping:
         summary = _finish_sweep(config, run.configs, out, summaries, ending)
       else:
@@ -589,7 +588,7 @@ def _loop(config: Config, run: _Run, out: Path, progress: bool, start_time: floa
 
 def _member(state: GANState, i: int, sweeping: bool) -> GANState:
   """Member i of a population (state itself for a single run)."""
-  return jax.tree.map(lambda leaf: leaf[i], state) if sweeping else state
+  return member_of(state, i) if sweeping else state
 
 
 def _last_row(rows: list[dict[str, Any]], member: int | None) -> dict[str, Any]:

@@ -75,24 +75,16 @@ def member_configs(config: Config, members: Sequence[Member]) -> list[Config]:
           f'{key} cannot vary within one sweep: it changes the compiled program; run one sweep per value of it '
           f'(--set {key}=...). Keys that can vary: {", ".join(SWEEPABLE)}'
         )
-      member_config = config_lib.override(member_config, f'{key}={_text(value)}')
+      member_config = config_lib.override_value(member_config, key, value)
     configs.append(config_lib.validate(member_config))
   return configs
 
 
-def _text(value: Any) -> str:
-  return value if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
-
-
-def value_of(config: Config, key: str) -> Any:
-  """config's value of `key` (section.key)."""
-  section, name = _dotted(key).split('.')
-  return getattr(getattr(config, section), name)
-
-
 def normalized(members: Sequence[Member], configs: Sequence[Config]) -> list[dict[str, Any]]:
   """The members as saved in members.json: dotted keys and the values their configs hold."""
-  return [{_dotted(key): value_of(c, key) for key in m} for m, c in zip(members, configs, strict=True)]
+  return [
+    {_dotted(key): config_lib.value_of(c, _dotted(key)) for key in m} for m, c in zip(members, configs, strict=True)
+  ]
 
 
 def read_members(workdir: Path) -> list[dict[str, Any]] | None:
@@ -174,6 +166,7 @@ def draw_members(workdir: Path, members: Sequence[Member], source: str, summarie
   rows = -(-len(members) // columns)
   fig = Figure(figsize=(3 * columns, 3 * rows + 0.4))
   axes = fig.subplots(rows, columns, squeeze=False).ravel()
+  key = ranking(source)[0][0] if ranking(source) else None  # the figure each title shows
   for i, ax in enumerate(axes):
     if i >= len(members):
       ax.axis('off')
@@ -186,7 +179,6 @@ def draw_members(workdir: Path, members: Sequence[Member], source: str, summarie
     elif (folder / 'samples.png').exists():
       ax.imshow(images.read_png(folder / 'samples.png').squeeze(), cmap='gray')
       ax.axis('off')
-    key = ranking(source)[0][0] if ranking(source) else None
     figure = f'\n{key} {summaries[i][key]:.3g}' if key and key in summaries[i] else ''
     ax.set_title(member_label(members[i], i) + figure, fontsize=7)
   fig.tight_layout()

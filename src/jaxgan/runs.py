@@ -14,7 +14,8 @@ from jaxgan import population
 from jaxgan import workdir as workdir_lib
 from jaxgan.checkpoint import Checkpointer
 from jaxgan.config import MAX_SEED, Config
-from jaxgan.state import GANState, create_population, create_state, generate
+from jaxgan.state import GANState, create_population, create_state, generate, step_of
+from jaxgan.state import member as member_of
 from jaxgan.workdir import RunError
 
 _generate = jax.jit(generate, static_argnames='ema')
@@ -60,14 +61,14 @@ def load(workdir: str | os.PathLike, *, member: int | None = None) -> tuple[Conf
   state, notes = Checkpointer(path / 'checkpoints', read_only=True).restore_latest(fresh)
   for note in notes:
     print(f'jaxgan: {note}', file=sys.stderr)
-  if state is None or int(state.step.reshape(-1)[0]) == 0:
+  if state is None or step_of(state) == 0:
     live = workdir_lib.holder(path)
     how = f'the live run training it ({live}) saves one' if live else 'train it first: one is saved'
     raise RunError(
       f'{path} has no trained checkpoint yet; {how} every train.checkpoint_every steps, at the end and when stopped'
     )
   if member is not None:
-    return configs[member], jax.tree.map(lambda leaf: leaf[member], state)
+    return configs[member], member_of(state, member)
   return config, state
 
 
@@ -104,7 +105,7 @@ def sample(
     if member is not None:
       if not 0 <= member < len(state.step):
         raise ValueError(f'member must be in 0..{len(state.step) - 1}, got {member}')
-      state = jax.tree.map(lambda leaf: leaf[member], state)
+      state = member_of(state, member)
   else:
     hint = '; pass the state of config, state = jaxgan.load(workdir)' if isinstance(run, tuple) else ''
     raise TypeError(f'run must be a workdir or a GANState, got {type(run).__name__}{hint}')

@@ -19,7 +19,7 @@ import optax
 from flax import struct
 
 from jaxgan import models
-from jaxgan.config import Config, ConfigError, GameConfig, ModelConfig, check_type
+from jaxgan.config import Config, ConfigError, GameConfig, ModelConfig, check_type, value_of
 from jaxgan.priors import Prior, sample_latent
 
 Variables = Any  # a pytree of arrays
@@ -162,7 +162,7 @@ def optimizer(name: Literal['adam', 'sgd']) -> optax.GradientTransformation:
 
 def hyperparameters(config: Config) -> dict[str, float]:
   """The values of config's HYPERPARAMETERS, by key."""
-  return {key: getattr(getattr(config, key.split('.')[0]), key.split('.')[1]) for key in HYPERPARAMETERS}
+  return {key: value_of(config, key) for key in HYPERPARAMETERS}
 
 
 def program(config: Config) -> Config:
@@ -287,6 +287,16 @@ def _initialise(
     )
 
   return initialise
+
+
+def member(population: GANState, i: int) -> GANState:
+  """Member i of a population (every leaf [M, ...]), a state of one GAN."""
+  return jax.tree.map(lambda leaf: leaf[i], population)
+
+
+def step_of(state: GANState) -> int:
+  """The rounds trained: of one GAN, or of a population (its members train in step)."""
+  return int(state.step.reshape(-1)[0])
 
 
 def generate(state: GANState, z: jax.Array, *, ema: bool = True) -> jax.Array:

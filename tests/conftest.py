@@ -12,3 +12,12 @@ def strict_dtypes():
   """
   with jax.numpy_dtype_promotion('strict'):
     yield
+
+
+@pytest.fixture(autouse=True, scope='session')
+def _cache_of_this_session(tmp_path_factory):
+  """Classifiers and reference features cached for this test session only (and shared by its tests and the
+  commands they run), never in the user's ~/.cache/jaxgan."""
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setenv('JAXGAN_CACHE', str(tmp_path_factory.mktemp('jaxgan-cache')))
+    yield

@@ -114,7 +114,8 @@ def test_ctrl_c_while_jax_loads_is_one_line(tmp_path):
 
 def test_max_time_overshoots_by_at_most_a_step(tmp_path):
   config = config_lib.load('digits')
-  for assignment in [*LONG, 'train.max_seconds=4']:
+  # A constant schedule: a decaying one would have its steps fitted to the time (test_evaluation).
+  for assignment in [*LONG, 'optim.schedule=constant', 'train.max_seconds=4']:
     config = config_lib.override(config, assignment)
   summary = train(config, tmp_path, progress=False)
   assert summary['stopped'] == 'max time (4 s)' and 0 < summary['step'] < 100000

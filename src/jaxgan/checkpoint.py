@@ -70,8 +70,8 @@ class Checkpointer:
     except OSError as e:
       raise CheckpointError(f'cannot write checkpoint {step} in {self.directory}: {e.strerror or e}') from e
 
-  def restore_latest(self, target: GANState) -> tuple[GANState | None, list[str]]:
-    """The newest checkpoint that restores into `target`'s structure, or None.
+  def restore_latest(self, target: GANState, *, step: int | None = None) -> tuple[GANState | None, list[str]]:
+    """The newest checkpoint that restores into `target`'s structure (or the one of `step`), or None.
 
     A checkpoint that fails to read is moved aside (to corrupt-checkpoint-STEP
     next to the checkpoints folder; a read-only Checkpointer leaves it where it
@@ -83,7 +83,7 @@ class Checkpointer:
     """
     abstract = jax.eval_shape(_storable, target)
     notes = []
-    for step in reversed(self.steps()):
+    for step in [s for s in reversed(self.steps()) if step is None or s == step]:
       try:
         with quiet_libraries():  # a failed read is one line of ours, not pages of orbax's and tensorstore's
           restored = self._manager.restore(step, args=ocp.args.StandardRestore(abstract))

@@ -86,7 +86,8 @@ def _train_parser() -> argparse.ArgumentParser:
     '--max-time',
     type=_duration,
     help='stop after the step in flight once this long has passed, with a checkpoint (exit 75), '
-    'e.g. 90s, 5m, 1h30m (train.max_seconds); default no limit',
+    'e.g. 90s, 5m, 1h30m (train.max_seconds); a decaying learning rate first has its steps fitted to the time, '
+    'so that the schedule ends in it; default no limit',
   )
   parser.add_argument(
     '--sweep',
@@ -226,6 +227,7 @@ def _sample(argv: Sequence[str] | None = None) -> int:
   parser.add_argument('--num', type=int, default=64, help='number of samples; default 64')
   parser.add_argument('--seed', type=int, default=0, help='latent seed; default 0')
   parser.add_argument('--member', type=int, help='the member of a sweep to sample (its rank is in results.csv)')
+  parser.add_argument('--best', action='store_true', help='sample the best checkpoint (runs with eval.metrics)')
   out = parser.add_mutually_exclusive_group(required=True)
   out.add_argument('--out', help='write FILE.npz: images uint8 [N, H, W, C], or samples float32 [N, D]')
   out.add_argument('--grid', help='write FILE.png, a grid of the samples (image runs)')
@@ -249,7 +251,7 @@ def _sample(argv: Sequence[str] | None = None) -> int:
   from jaxgan.workdir import RunError
 
   try:
-    samples = sample(args.workdir, args.num, seed=args.seed, member=args.member)
+    samples = sample(args.workdir, args.num, seed=args.seed, member=args.member, best=args.best)
     is_image = samples.ndim == 4  # uint8 [N, H, W, C], else float32 [N, D]
     if args.grid and not is_image:
       raise RunError('--grid needs an image run; use --out FILE.npz for low-dimensional samples')
@@ -270,10 +272,119 @@ def _sample(argv: Sequence[str] | None = None) -> int:
   return 0
 
 
+def _eval(argv: Sequence[str] | None = None) -> int:
+  """`jaxgan-eval`: scores of a run's generator (into its eval.json) or of one image set against another."""
+  from jaxgan.config import SCORE_RESULTS
+
+  parser = _Parser(
+    prog='jaxgan-eval',
+    description="Score a run's EMA generator (FID, KID, precision/recall, density/coverage, IS, classes) against "
+    'its data, writing WORKDIR/eval.json with the protocol of every score; or score --fake images against --real.',
+  )
+  parser.add_argument('--version', action='version', version=f'%(prog)s {_version()}')
+  which = parser.add_mutually_exclusive_group(required=True)
+  which.add_argument('--workdir', help='the run directory of jaxgan-train to score')
+  which.add_argument('--real', help='reference images: FILE.npz (uint8 images), a folder, digits or tfds:NAME')
+  parser.add_argument('--fake', help='with --real: the images to score, FILE.npz or a folder')
+  parser.add_argument('--step', type=int, help='score the checkpoint of this step; default the latest')
+  parser.add_argument('--best', action='store_true', help='score the best checkpoint (runs with eval.metrics)')
+  parser.add_argument('--member', type=int, help='the member of a sweep to score')
+  parser.add_argument(
+    '--metrics',
+    help=f"comma-separated, of {','.join(SCORE_RESULTS)}; default the run's eval.metrics, or all that apply",
+  )
+  parser.add_argument('--reference', help="the reference's data source; default the run's data.source")
+  parser.add_argument('--extractor', choices=('auto', 'inception', 'classifier'), help='default auto')
+  parser.add_argument('--num-fake', type=int, help='generated images scored; default eval.num_fake (10000)')
+  parser.add_argument('--num-real', type=int, help='reference images; default eval.num_real (10000)')
+  parser.add_argument('--out', help='with --real: also write the result to this .json file')
+  args = parser.parse_args(argv)
+  if args.real and not args.fake:
+    parser.error('--real needs --fake, the images to score')
+  if args.fake and not args.real:
+    parser.error('--fake needs --real, the reference images (or score a run with --workdir)')
+  if args.workdir is None and (args.step is not None or args.best or args.member is not None or args.reference):
+    parser.error('--step, --best, --member and --reference go with --workdir')
+  if args.step is not None and args.best:
+    parser.error('give --step or --best, not both')
+  for name in ('num_fake', 'num_real'):
+    if getattr(args, name) is not None and getattr(args, name) < 2:
+      parser.error(f'--{name.replace("_", "-")} must be 2 or more, got {getattr(args, name)}')
+  settings = {
+    key: value
+    for key, value in [
+      ('metrics', tuple(m.strip() for m in args.metrics.split(',') if m.strip()) if args.metrics else None),
+      ('extractor', args.extractor),
+      ('reference', args.reference),
+      ('num_fake', args.num_fake),
+      ('num_real', args.num_real),
+    ]
+    if value is not None
+  }
+  import json
+  import warnings
+
+  from jaxgan import evaluation
+  from jaxgan.config import ConfigError
+  from jaxgan.workdir import RunError
+
+  warnings.formatwarning = lambda message, *_: f'jaxgan-eval: warning: {message}\n'
+  try:
+    if args.workdir:
+      result = evaluation.evaluate_run(args.workdir, step=args.step, best=args.best, member=args.member, **settings)
+      where = Path(args.workdir) / evaluation.EVAL_FILE
+    else:
+      result = evaluation.evaluate_images(args.real, args.fake, **settings)
+      where = Path(args.out).expanduser() if args.out else None
+      if where:
+        evaluation.record(where, result)
+  except (ConfigError, RunError, evaluation.EvalError) as e:
+    print(f'jaxgan-eval: error: {e}', file=sys.stderr)
+    return EXIT_BAD_INPUT if isinstance(e, ConfigError) else EXIT_FAILED
+  protocol = result['protocol']
+  figures = ', '.join(f'{k} {v:.4g}' for k, v in result.items() if isinstance(v, float))
+  print(f'{figures} ({protocol["extractor"]}; {protocol["num_fake"]} generated, {protocol["num_real"]} reference)')
+  print(f'wrote {where}' if where else json.dumps(result, indent=2))
+  return 0
+
+
+def _convert_inception(argv: Sequence[str] | None = None) -> int:
+  """`jaxgan-convert-inception`: pytorch-fid's Inception weights to jaxgan's file, once (needs torch)."""
+  from jaxgan.metrics import inception
+
+  parser = _Parser(
+    prog='jaxgan-convert-inception',
+    description=f"Convert pytorch-fid's FID Inception weights ({inception.FID_WEIGHTS_FILE}, from "
+    f"{inception.FID_WEIGHTS_URL}) into the file jaxgan's FID reads; torch is needed for this step only.",
+  )
+  parser.add_argument('weights', help=f'the .pth file, {inception.FID_WEIGHTS_FILE}')
+  parser.add_argument('--out', help='where to write; default $JAXGAN_INCEPTION_WEIGHTS or ~/.cache/jaxgan/...')
+  parser.add_argument(
+    '--any-weights', action='store_true', help="convert a file whose hash is not pytorch-fid's (scores then differ)"
+  )
+  args = parser.parse_args(argv)
+  out = Path(args.out).expanduser() if args.out else inception.default_weights_path()
+  try:
+    import torch  # noqa: F401
+  except ImportError:
+    print('jaxgan-convert-inception: error: needs torch: pip install torch (once, for this step)', file=sys.stderr)
+    return EXIT_FAILED
+  try:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    digest = inception.convert(Path(args.weights).expanduser(), out, verify=not args.any_weights)
+  except (inception.InceptionWeightsError, OSError) as e:
+    print(f'jaxgan-convert-inception: error: {e}', file=sys.stderr)
+    return EXIT_FAILED
+  print(f'wrote {out} (sha256 {digest})')
+  return 0
+
+
 # What every run loads (the rest, such as tensorflow-datasets, only as its data asks).
 _LIBRARIES = ('numpy', 'jax', 'flax', 'optax', 'orbax.checkpoint', 'PIL.Image', 'tqdm', 'tensorboardX')
 train_main = _guarded('jaxgan-train', _train, (*_LIBRARIES, 'jaxgan.loop'))
 sample_main = _guarded('jaxgan-sample', _sample, (*_LIBRARIES, 'jaxgan.runs'))
+eval_main = _guarded('jaxgan-eval', _eval, (*_LIBRARIES, 'jaxgan.evaluation'))
+convert_inception_main = _guarded('jaxgan-convert-inception', _convert_inception, ('numpy',))
 
 if __name__ == '__main__':
   sys.exit(train_main())

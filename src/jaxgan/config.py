@@ -106,14 +106,27 @@ class TrainConfig:
   scan: bool = True
   checkpoint_every: int = 1000  # also at the end, and on SIGINT / SIGTERM / max_seconds
   sample_every: int = 500  # image GANs: a sample grid every so many steps
-  max_seconds: float = 0  # stop (with a checkpoint) after this long; 0: no limit
+  max_seconds: float = 0  # stop (with a checkpoint) after this long, a decaying schedule's steps fitted to it; 0: none
   # Sweeps (jaxgan.sweep): each member draws its own batches, from its own train.seed, or all share this config's.
   member_batches: Literal['own', 'shared'] = 'own'
 
 
+Score = Literal['fid', 'kid', 'pr', 'dc', 'is', 'classes']  # see jaxgan.evaluation
+# What each score reports, and whether less is better: the keys eval.best_metric can name.
+SCORE_RESULTS = {
+  'fid': {'fid': True},
+  'kid': {'kid': True},
+  'pr': {'precision': False, 'recall': False},
+  'dc': {'density': False, 'coverage': False},
+  'is': {'is': False},
+  'classes': {'classes_covered': False, 'class_kl': True},
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class EvalConfig:
-  """Games whose data density is known: the panels (1-D and 2-D), and the 1-D theory check's settings."""
+  """Games whose data density is known: the panels (1-D and 2-D), and the 1-D theory check's settings.
+  Image GANs: their scores (jaxgan.evaluation), with the protocol stored beside them, and the best checkpoint."""
 
   panel_fractions: tuple[float, ...] = ()  # where to draw and check, as fractions of train.steps
   num_samples: int = 1_000_000  # 1-D: generator samples for density estimates
@@ -121,6 +134,13 @@ class EvalConfig:
   dstar_steps: int = 1000  # steps to train D to convergence at a panel (the theorem's check); 0: no check
   dstar_lr: float = 1e-2  # decays to 0 over dstar_steps (cosine)
   dstar_batch_size: int = 4096
+  metrics: tuple[Score, ...] = ()  # images: scores at the end and every eval.every steps, e.g. fid,kid,pr,dc
+  extractor: Literal['auto', 'inception', 'classifier'] = 'auto'  # auto: the classifier where data has labels
+  every: int = 0  # steps between scorings, each keeping the best checkpoint by best_metric; 0: at the end only
+  best_metric: str = 'fid'  # one of the keys of SCORE_RESULTS' values among the chosen metrics
+  num_fake: int = 10_000  # generated images scored (the EMA generator's)
+  num_real: int = 10_000  # reference images (all, if the reference holds fewer)
+  reference: str = ''  # the reference images' data source, e.g. tfds:mnist:test; '' : the run's data.source
 
 
 @dataclasses.dataclass(frozen=True)
@@ -199,11 +219,30 @@ def validate(config: Config) -> Config:
       'eval.dstar_steps must be 0 or more (0: no check) and eval.dstar_batch_size positive',
     ),
     (config.eval.num_samples > 1 and config.eval.grid_size > 1, 'eval.num_samples and eval.grid_size must be above 1'),
+    (
+      not config.eval.metrics or config.data.source not in ('normal', 'ring8', 'grid25'),
+      f'eval.metrics score images; data.source={config.data.source} has its own figures: set eval.metrics=()',
+    ),
+    (config.eval.every >= 0, 'eval.every must be 0 or more (0: score at the end only)'),
+    (
+      config.eval.num_fake > 1 and config.eval.num_real > 1,
+      'eval.num_fake and eval.num_real must be above 1, e.g. 10000',
+    ),
+    (
+      not config.eval.metrics or config.eval.best_metric in score_results(config.eval.metrics),
+      f'eval.best_metric={config.eval.best_metric} is not among the scores of eval.metrics='
+      f'{",".join(config.eval.metrics)}: use one of {", ".join(score_results(config.eval.metrics))}',
+    ),
   ]
   for ok, message in checks:
     if not ok:
       raise ConfigError(message)
   return config
+
+
+def score_results(metrics: tuple[str, ...]) -> dict[str, bool]:
+  """The result keys of the chosen scores, each with whether less is better."""
+  return {key: lower for metric in metrics for key, lower in SCORE_RESULTS[metric].items()}
 
 
 def _field_types(cls: type) -> dict[str, Any]:

@@ -4,7 +4,7 @@
   ring8, grid25          the 2-D Gaussian mixtures of the mode-collapse protocol
                          (jaxgan.mixtures), sampled on the device;
   digits                 scikit-learn's 1,797 handwritten digits, 8x8, no download;
-  FILE.npz               `images` uint8 [N, H, W] or [N, H, W, C] (and optional `labels`);
+  FILE.npz               `images` uint8 [N, H, W] or [N, H, W, C], and optional integer `labels` [N];
   DIR                    a folder of PNG / JPEG files;
   tfds:NAME[:SPLIT]      an image dataset of tensorflow-datasets, read with
                          `tfds.data_source` (no TensorFlow needed to read).
@@ -104,9 +104,18 @@ class MixtureSource:
 class ImageSource:
   """Images read by index, shuffled afresh each epoch with a seeded permutation."""
 
-  def __init__(self, read: Callable[[np.ndarray], np.ndarray], size: int, sample_shape: tuple[int, ...], seed: int):
-    """`read(indices)` returns uint8 images [len(indices), H, W, C]."""
+  def __init__(
+    self,
+    read: Callable[[np.ndarray], np.ndarray],
+    size: int,
+    sample_shape: tuple[int, ...],
+    seed: int,
+    read_labels: Callable[[np.ndarray], np.ndarray] | None = None,
+  ):
+    """`read(indices)` returns uint8 images [len(indices), H, W, C]; `read_labels(indices)`, where the data has
+    class labels, their integer labels [len(indices)]."""
     self.read, self.size, self.sample_shape, self.seed = read, size, sample_shape, seed
+    self.read_labels = read_labels
 
   def _permutation(self, epoch: int) -> np.ndarray:
     return np.random.default_rng((self.seed, epoch)).permutation(self.size)
@@ -122,6 +131,13 @@ class ImageSource:
       indices[where] = self._permutation(int(epoch))[positions[where]]
     images = self.read(indices).astype(np.float32) / 127.5 - 1.0
     return images.reshape(num_steps, batch_size, *self.sample_shape)
+
+
+def subset(source: ImageSource, num: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+  """num images of `source` (all, if it holds fewer) chosen by a seeded permutation, in index order: uint8
+  [n, H, W, C], and their labels [n] (None where the data has none)."""
+  indices = np.sort(np.random.default_rng(seed).permutation(source.size)[:num])
+  return source.read(indices), source.read_labels(indices) if source.read_labels else None
 
 
 def fit_image(image: np.ndarray, resolution: int) -> np.ndarray:
@@ -153,20 +169,28 @@ def _as_nhwc(images: np.ndarray, origin: str) -> np.ndarray:
   return images
 
 
-def _in_memory(images: np.ndarray, resolution: int, seed: int, origin: str) -> ImageSource:
+def _in_memory(
+  images: np.ndarray, resolution: int, seed: int, origin: str, labels: np.ndarray | None = None
+) -> ImageSource:
   images = _as_nhwc(images, origin)
   if resolution and images.shape[1:3] != (resolution, resolution):
     images = np.stack([fit_image(image, resolution) for image in images])
-  return ImageSource(lambda idx: images[idx], len(images), images.shape[1:], seed)
+  if labels is not None and (labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer)):
+    raise DataError(
+      f'{origin}: labels must be integers [{len(images)}], one per image, got {labels.dtype} {labels.shape}'
+    )
+  read_labels = (lambda idx: labels[idx]) if labels is not None else None
+  return ImageSource(lambda idx: images[idx], len(images), images.shape[1:], seed, read_labels)
 
 
-def _digits() -> np.ndarray:
+def _digits() -> tuple[np.ndarray, np.ndarray]:
   from sklearn.datasets import load_digits
 
-  return np.round(load_digits().images * (255 / 16)).astype(np.uint8)  # [1797, 8, 8], 0..16 -> 0..255
+  digits = load_digits()
+  return np.round(digits.images * (255 / 16)).astype(np.uint8), digits.target  # [1797, 8, 8], 0..16 -> 0..255
 
 
-def _npz(path: Path) -> np.ndarray:
+def _npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
   if not zipfile.is_zipfile(path):  # np.load would take it for a pickle
     raise DataError(
       f'{path}: not a .npz file (not a readable zip archive); save one with numpy.savez(path, images=...)'
@@ -175,7 +199,7 @@ def _npz(path: Path) -> np.ndarray:
     with np.load(path, allow_pickle=False) as archive:
       if 'images' not in archive.files:
         raise DataError(f'{path}: no array named images (found: {", ".join(archive.files) or "none"})')
-      return archive['images']
+      return archive['images'], archive['labels'] if 'labels' in archive.files else None
   except DataError:
     raise
   except Exception as e:  # zipfile, pickle and format errors: one line
@@ -251,7 +275,11 @@ def _tfds(spec: str, resolution: int, seed: int) -> ImageSource:
       [fit_image(_as_nhwc(np.asarray(source[int(i)][key])[None], f'tfds:{spec}')[0], resolution) for i in indices]
     )
 
-  return ImageSource(read, size, read(np.zeros(1, np.int64)).shape[1:], seed)
+  def read_labels(indices: np.ndarray) -> np.ndarray:
+    return np.array([int(source[int(i)]['label']) for i in indices], np.int64)
+
+  labelled = 'label' in first and np.ndim(first['label']) == 0
+  return ImageSource(read, size, read(np.zeros(1, np.int64)).shape[1:], seed, read_labels if labelled else None)
 
 
 def make_source(data: DataConfig, seed: int) -> Source:
@@ -262,14 +290,16 @@ def make_source(data: DataConfig, seed: int) -> Source:
   if spec in mixtures.MIXTURES:
     return MixtureSource(mixtures.MIXTURES[spec], seed)
   if spec == 'digits':
-    return _in_memory(_digits(), data.resolution, seed, 'digits')
+    images, labels = _digits()
+    return _in_memory(images, data.resolution, seed, 'digits', labels)
   if spec.startswith('tfds:'):
     return _tfds(spec.removeprefix('tfds:'), data.resolution, seed)
   path = Path(os.path.expanduser(spec))
   if path.suffix == '.npz':
     if not path.is_file():
       raise DataError(f'{spec}: no such file')
-    return _in_memory(_npz(path), data.resolution, seed, spec)
+    images, labels = _npz(path)
+    return _in_memory(images, data.resolution, seed, spec, labels)
   if path.is_dir():
     return _in_memory(_folder(path, data.resolution), data.resolution, seed, spec)
   if path.exists():

@@ -16,6 +16,9 @@ randomness and update order depend only on the step, which the checkpoint holds.
 A resumed run may change only the keys that steer the loop (_RUN_CONTROL);
 re-planning train.steps under a decaying learning rate needs `extend=True`.
 
+A run with train.max_seconds and a decaying learning rate first fits
+train.steps to that time (_fit_to_time), so that its schedule ends in time.
+
 Stopping: SIGINT, SIGTERM and train.max_seconds stop training after the step
 in flight (with train.scan, the dispatch in flight), with a checkpoint, the
 summary and the pictures so far; a second signal stops at once, keeping the
@@ -53,6 +56,7 @@ from jaxgan.config import Config
 from jaxgan.data import DataError, MixtureSource, NormalSource, Source, make_source
 from jaxgan.eval1d import Evaluator1D
 from jaxgan.eval2d import Evaluator2D
+from jaxgan.evaluation import EvalError, Scoring
 from jaxgan.samples import SampleGrids
 from jaxgan.state import GANState, create_population, create_state, learning_rates, step_of
 from jaxgan.state import member as member_of
@@ -135,11 +139,17 @@ def _run(
   configs = population.member_configs(config, members) if members is not None else None
   workdir, created = workdir_lib.prepare(workdir)
   owner = jax.process_index() == 0
-  stop = _Stop(config.train.max_seconds, start_time)
+  t = config.train
+  stop = _Stop(t.max_seconds, start_time)
   try:
     with stop.handling_signals(), _held(workdir), _output_dir(workdir) as out:
       before = workdir_lib.run_files(workdir)  # a failed start removes only what it added
       try:
+        fitted = _fitted_steps(workdir, config)
+        if workdir_lib.read_config(workdir) is None and configs is None and t.max_seconds:
+          fitted = _fit_to_time(config, stop)
+        if fitted:
+          config = config_lib.override_value(config, 'train.steps', fitted['fitted'])
         run = _open_run(config, configs, workdir, extend, stop.check_not_stopped)
         if run.replaced:
           before = set()
@@ -149,7 +159,8 @@ def _run(
           _note(f'{workdir} already finished {config.train.steps} steps; raise train.steps (--steps) to train on{hint}')
           return finished
         _write_json(out / 'config.json', config_lib.to_dict(config))
-        _write_json(out / 'run.json', {'sample_shape': list(run.sources[0].sample_shape)})
+        fit = {'steps_fitted_to_time': fitted} if fitted else {}
+        _write_json(out / 'run.json', {'sample_shape': list(run.sources[0].sample_shape), **fit})
         if configs:
           _write_json(out / population.MEMBERS_FILE, population.normalized(members, configs))
         stop.check_not_stopped()
@@ -206,7 +217,7 @@ def _reported(error: BaseException, config: Config, workdir: Path) -> BaseExcept
     if kept:
       return Interrupted(f'stopped at once; checkpoint {kept[-1]} is kept: run the same command to resume')
     return Interrupted('stopped before the first checkpoint; nothing was kept')
-  if isinstance(error, CheckpointError):
+  if isinstance(error, (CheckpointError, EvalError)):
     return RunError(str(error))
   out_of_memory = isinstance(error, MemoryError) or (
     isinstance(error, jax.errors.JaxRuntimeError) and 'RESOURCE_EXHAUSTED' in str(error)
@@ -371,6 +382,59 @@ def _open_run(
   return run
 
 
+_TIMED_STEPS = 20  # steps timed to fit train.steps to train.max_seconds
+# Of the time left after the timing, what the fitted steps may take: 90%, less another compilation and
+# _FINISHING_SECONDS for the checkpoints, pictures and scores.
+_TIME_MARGIN, _FINISHING_SECONDS = 0.9, 5.0
+
+
+def _fit_to_time(config: Config, stop: '_Stop') -> dict[str, int] | None:
+  """{'asked': train.steps, 'fitted': fewer steps} so that a decaying schedule ends within train.max_seconds,
+  or None if the steps fit (or the schedule is constant: the run stops at the deadline, resumable).
+
+  Times _TIMED_STEPS steps of a throwaway state (after one that compiles) the way the run will take them, then
+  fits the steps into the time left (see _TIME_MARGIN). The fitted count is saved with the
+  config and in run.json, so that the same command resumes the run on the same schedule. Evaluations at log
+  steps are not timed (the 1-D game's are heavy): such a run may still stop at the deadline, resumable.
+  """
+  t = config.train
+  if jax.process_count() > 1 or config.optim.schedule == 'constant':
+    return None
+  try:
+    source = make_source(config.data, t.seed)
+  except DataError as e:
+    raise RunError(str(e)) from e
+  state = create_state(config, _init_key(config), source.sample_shape)
+  rows = t.batch_size * config.game.d_steps
+  run_steps = train_steps if t.scan else _step_by_step
+  compile_start = time.perf_counter()
+  state, _ = run_steps(state, source.batches(0, _TIMED_STEPS, rows))
+  jax.block_until_ready(state)
+  timed_start = time.perf_counter()
+  state, _ = run_steps(state, source.batches(_TIMED_STEPS, _TIMED_STEPS, rows))
+  jax.block_until_ready(state)
+  now = time.perf_counter()
+  per_step = (now - timed_start) / _TIMED_STEPS
+  compiling = max(0.0, (timed_start - compile_start) - (now - timed_start))
+  fitted = int((stop.seconds_left() * _TIME_MARGIN - compiling - _FINISHING_SECONDS) / per_step)
+  if not 0 < fitted < t.steps:  # they fit; or too little time to plan for: the deadline stops the run
+    return None
+  _note(
+    f'train.steps {t.steps} -> {fitted}: at {per_step * 1e3:.3g} ms a step (timed over {_TIMED_STEPS}) the '
+    f'{config.optim.schedule} schedule then ends within train.max_seconds={t.max_seconds:g}'
+  )
+  return {'asked': t.steps, 'fitted': fitted}
+
+
+def _fitted_steps(workdir: Path, config: Config) -> dict[str, int] | None:
+  """The steps a run in workdir was fitted to its time with, if `config` asks for the steps it was fitted from."""
+  try:
+    fitted = json.loads((workdir / 'run.json').read_text()).get('steps_fitted_to_time')
+  except (OSError, ValueError, AttributeError):
+    return None
+  return fitted if fitted and fitted.get('asked') == config.train.steps else None
+
+
 def _init_key(config: Config) -> jax.Array:
   """The key a run of `config` initialises its state from (the other half of its seed's key evaluates)."""
   return jax.random.split(jax.random.key(config.train.seed))[0]
@@ -417,6 +481,9 @@ class _Stop:
     if self.signal is None and time.perf_counter() > self._deadline:
       return f'max time ({self._max_seconds:g} s)'
     return self.signal
+
+  def seconds_left(self) -> float:
+    return self._deadline - time.perf_counter()
 
   def check_not_stopped(self) -> None:
     """Before training: raises KeyboardInterrupt if a signal came."""
@@ -606,7 +673,26 @@ def _evaluator(config: Config, source: Source, out: Path, writer: MetricWriter, 
     return Evaluator1D(config.eval, source, eval_key, t.steps, out)
   if isinstance(source, MixtureSource):
     return Evaluator2D(config.eval, source, eval_key, t.steps, out)
-  return SampleGrids(out, writer, eval_key, t.sample_every, t.steps, member=member)
+  grids = SampleGrids(out, writer, eval_key, t.sample_every, t.steps, member=member)
+  if not config.eval.metrics:
+    return grids
+  return _Together(grids, Scoring(config, out, keep_best=jax.process_count() == 1))
+
+
+class _Together:
+  """Evaluators of one run as one: their events, figures and summaries merged."""
+
+  def __init__(self, *parts: Any):
+    self.parts = parts
+
+  def events(self) -> set[int]:
+    return set().union(*(part.events() for part in self.parts))
+
+  def __call__(self, state: GANState, step: int) -> dict[str, float]:
+    return {k: v for part in self.parts for k, v in part(state, step).items()}
+
+  def finish(self, state: GANState) -> dict[str, Any]:
+    return {k: v for part in self.parts for k, v in part.finish(state).items()}
 
 
 def _finish_sweep(
@@ -616,7 +702,7 @@ def _finish_sweep(
   members = population.read_members(out)
   for i, summary in enumerate(summaries):
     _write_json(population.member_dir(out, i) / 'summary.json', {'member': i, **members[i], **summary, **ending})
-  keys = population.ranking(config.data.source)
+  keys = population.ranking(config)
   rows = population.results_table(members, summaries, keys)
   population.write_results(out, rows)
   population.draw_members(out, members, config.data.source, summaries)

@@ -25,7 +25,7 @@ import numpy as np
 
 from jaxgan import config as config_lib
 from jaxgan import images, mixtures
-from jaxgan.config import Config, ConfigError
+from jaxgan.config import Config, ConfigError, score_results
 from jaxgan.state import HYPERPARAMETERS
 from jaxgan.writer import read_panels
 
@@ -97,13 +97,18 @@ def member_dir(workdir: Path, member: int) -> Path:
   return workdir / 'members' / f'{member:03d}'
 
 
-def ranking(source: str) -> list[tuple[str, bool]]:
-  """The summary keys that rank the members of a sweep on data `source`, most important first, and whether
-  higher is better; none for images (until jaxgan scores them)."""
+def ranking(config: Config) -> list[tuple[str, bool]]:
+  """The summary keys that rank the members of a sweep of `config`, most important first, and whether higher is
+  better: JS for the 1-D game, the mode metrics for the 2-D mixtures, eval.best_metric for scored images (none
+  for images without eval.metrics)."""
+  source = config.data.source
   if source == 'normal':
     return [('js_divergence', False)]
   if source in mixtures.MIXTURES:
     return [('modes_covered', True), ('high_quality_fraction', True), ('mode_kl', False)]
+  if config.eval.metrics:
+    metric = config.eval.best_metric
+    return [(metric, not score_results(config.eval.metrics)[metric])]
   return []
 
 

@@ -21,12 +21,16 @@ from jaxgan.workdir import RunError
 _generate = jax.jit(generate, static_argnames='ema')
 
 
-def load(workdir: str | os.PathLike, *, member: int | None = None) -> tuple[Config, GANState]:
+def load(
+  workdir: str | os.PathLike, *, member: int | None = None, best: bool = False, step: int | None = None
+) -> tuple[Config, GANState]:
   """The config and the latest good checkpoint's state of the run in `workdir`; changes nothing there.
 
   Args:
     workdir: the run directory of `jaxgan.train`, `jaxgan.sweep` or jaxgan-train.
     member: for a sweep, the member to read; None reads the whole population.
+    best: read the best checkpoint by eval.best_metric (kept by runs with eval.metrics; best.json says which).
+    step: read the checkpoint of this step, not the latest.
 
   Returns:
     (config, state): the config saved with the run, and the state of its latest good checkpoint. For a
@@ -53,12 +57,22 @@ def load(workdir: str | os.PathLike, *, member: int | None = None) -> tuple[Conf
     raise RunError(f'{path} holds a single run, not a sweep; leave out the member (--member)')
   if members is not None and member is not None and not 0 <= member < len(members):
     raise RunError(f'{path} holds a sweep of {len(members)} members; give a member in 0..{len(members) - 1}')
-  if members is None:
-    fresh = create_state(config, jax.random.key(config.train.seed), shape)
+  configs = population.member_configs(config, members) if members is not None else [config]
+  if best and members is not None and member is None:
+    raise RunError(f'{path} holds a sweep: each member has its best checkpoint; give the member (--member)')
+  if members is None or best:
+    fresh = create_state(configs[member or 0], jax.random.key(config.train.seed), shape)
   else:
-    configs = population.member_configs(config, members)
     fresh = create_population(configs, jnp.stack([jax.random.key(c.train.seed) for c in configs]), shape)
-  state, notes = Checkpointer(path / 'checkpoints', read_only=True).restore_latest(fresh)
+  home = population.member_dir(path, member) if best and members is not None else path
+  folder = home / ('best' if best else 'checkpoints')
+  if best and not folder.is_dir():
+    raise RunError(f'{home} has no best checkpoint; runs with eval.metrics keep one (--set eval.metrics=fid,...)')
+  checkpoints = Checkpointer(folder, read_only=True)
+  if step is not None and step not in checkpoints.steps():
+    kept = ', '.join(map(str, checkpoints.steps())) or 'none'
+    raise RunError(f'{folder} has no checkpoint of step {step}; kept: {kept}')
+  state, notes = checkpoints.restore_latest(fresh, step=step)
   for note in notes:
     print(f'jaxgan: {note}', file=sys.stderr)
   if state is None or step_of(state) == 0:
@@ -68,12 +82,18 @@ def load(workdir: str | os.PathLike, *, member: int | None = None) -> tuple[Conf
       f'{path} has no trained checkpoint yet; {how} every train.checkpoint_every steps, at the end and when stopped'
     )
   if member is not None:
-    return configs[member], member_of(state, member)
+    return configs[member], state if best else member_of(state, member)
   return config, state
 
 
 def sample(
-  run: str | os.PathLike | GANState, num: int, *, seed: int = 0, ema: bool = True, member: int | None = None
+  run: str | os.PathLike | GANState,
+  num: int,
+  *,
+  seed: int = 0,
+  ema: bool = True,
+  member: int | None = None,
+  best: bool = False,
 ) -> np.ndarray:
   """num samples of a run's generator: the same run, num and seed give the same samples.
 
@@ -83,6 +103,7 @@ def sample(
     seed: the latents' seed, an integer in [0, jaxgan.config.MAX_SEED].
     ema: sample the generator's exponential moving average (as training evaluates it) or, if False, G itself.
     member: the member of a sweep (a workdir or a population state) to sample; needed there, refused elsewhere.
+    best: sample a workdir's best checkpoint by eval.best_metric, not its latest.
 
   Returns:
     uint8 images [num, H, W, C] for image runs, float32 [num, D] for low-dimensional data.
@@ -95,7 +116,7 @@ def sample(
   num = _integer('num', num, 1, None, 'a positive integer')
   seed = _integer('seed', seed, 0, MAX_SEED, f'an integer in [0, {MAX_SEED}]')
   if isinstance(run, (str, os.PathLike)):
-    _, state = load(run, member=member)
+    _, state = load(run, member=member, best=best)
   elif isinstance(run, GANState):
     state = run
     if state.step.ndim and member is None:

@@ -31,6 +31,7 @@ def folder(tmp_path_factory):
   """The folder docs/bad-input.md describes."""
   root = tmp_path_factory.mktemp('bad-input')
   np.savez(root / 'two.npz', images=np.zeros((2, 8, 8), np.uint8))
+  np.savez(root / 'wide.npz', images=np.zeros((2, 8, 16), np.uint8))
   (root / 'blocker').write_text('a file')
   (root / 'notzip.npz').write_text('text')
   (root / 'raises.py').write_text('def get_config():\n  raise ValueError("boom")\n')
@@ -66,7 +67,12 @@ def snapshot(root):
 def test_row(command, status, message, folder, capsys, monkeypatch):
   monkeypatch.chdir(folder)
   program, *args = shlex.split(command)
-  main = {'jaxgan-train': cli.train_main, 'jaxgan-sample': cli.sample_main}[program]
+  main = {
+    'jaxgan-train': cli.train_main,
+    'jaxgan-sample': cli.sample_main,
+    'jaxgan-eval': cli.eval_main,
+    'jaxgan-convert-inception': cli.convert_inception_main,
+  }[program]
   before = snapshot(folder)
   try:
     code = main(args)

@@ -3,7 +3,7 @@ import pytest
 
 from jaxgan import data as data_lib
 from jaxgan.config import DataConfig
-from jaxgan.data import DataError, make_source
+from jaxgan.data import DataError, make_source, subset
 
 
 def source(spec, resolution=0, seed=0):
@@ -96,6 +96,23 @@ def test_tfds_through_its_mock():
     batch = s.batches(0, 2, 6)
     assert batch.shape == (2, 6, 28, 28, 1) and -1 <= batch.min() <= batch.max() <= 1
     assert source('tfds:cifar10:test', resolution=16).sample_shape == (16, 16, 3)
+    images, labels = subset(s, 5)  # what the domain classifier trains on
+    assert images.shape == (5, 28, 28, 1) and labels.shape == (5,) and labels.dtype == np.int64
+    assert np.all((0 <= labels) & (labels < 10))
+
+
+def test_labels_travel_with_their_images(tmp_path):
+  images = np.arange(6, dtype=np.uint8)[:, None, None].repeat(4, 1).repeat(4, 2)  # image i is all i
+  np.savez(tmp_path / 'labelled.npz', images=images, labels=np.arange(6) % 3)
+  chosen, labels = subset(source(str(tmp_path / 'labelled.npz')), 4, seed=1)
+  np.testing.assert_array_equal(labels, chosen[:, 0, 0, 0] % 3)
+  np.savez(tmp_path / 'unlabelled.npz', images=images)
+  assert subset(source(str(tmp_path / 'unlabelled.npz')), 4)[1] is None
+  np.savez(tmp_path / 'short.npz', images=images, labels=np.arange(5))
+  with pytest.raises(DataError, match=r'labels must be integers \[6\], one per image'):
+    source(str(tmp_path / 'short.npz'))
+  digits, digit_labels = subset(source('digits'), 1797)
+  assert digits.shape == (1797, 8, 8, 1) and np.bincount(digit_labels).tolist()[:2] == [178, 182]
 
 
 def test_tfds_failure_is_one_line_with_the_way_out(monkeypatch):

@@ -7,7 +7,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxgan import cli, evaluation, train
+from jaxgan import cli, evaluation, product, sweep, train
 from jaxgan import config as config_lib
 from jaxgan.data import _digits
 from jaxgan.runs import load, sample
@@ -145,7 +145,14 @@ class _no_raise:
 
 def test_time_budget_fits_the_decaying_schedule(tmp_path):
   config = config_lib.get_config(
-    'digits', 'train.steps=100000', 'train.max_seconds=20', 'model.g_width=8', 'model.d_width=8'
+    'digits',
+    'train.steps=100000',
+    'train.max_seconds=20',
+    'model.g_width=8',
+    'model.d_width=8',
+    'eval.metrics=()',
+    'train.checkpoint_every=100000',  # the time goes to steps: checkpoints and pictures on the way are not timed
+    'train.sample_every=100000',
   )
   summary = train(config, tmp_path, progress=False)
   assert 'stopped' not in summary and summary['wall_seconds'] < 20  # finished within its time
@@ -156,3 +163,24 @@ def test_time_budget_fits_the_decaying_schedule(tmp_path):
   last = json.loads((tmp_path / 'metrics.jsonl').read_text().splitlines()[-1])
   assert last['optim/g_lr'] < 1e-3 * config.optim.g_lr  # the cosine schedule ran to its end
   assert train(config, tmp_path, progress=False)['step'] == steps  # the same command: finished, not re-planned
+
+
+def test_a_sweep_ranks_its_members_by_their_scores(tmp_path):
+  config = config_lib.get_config(
+    'digits',
+    *SCORED[1:6],
+    'train.steps=40',
+    'eval.metrics=fid,classes',
+    'eval.every=0',
+    'eval.num_fake=300',
+    'eval.num_real=300',
+  )
+  summary = sweep(config, product(train__seed=[0, 1], optim__g_lr=[4e-4]), tmp_path, progress=False)
+  fids = [member['fid'] for member in summary['members']]
+  assert [row['member'] for row in summary['results']] == sorted(range(2), key=fids.__getitem__)
+  assert [row['fid'] for row in summary['results']] == sorted(fids)
+  for i in range(2):
+    best = json.loads((tmp_path / 'members' / f'{i:03d}' / 'best.json').read_text())
+    assert best['step'] == 40 and best['value'] == fids[i]
+    _, state = load(tmp_path, member=i, best=True)
+    assert int(state.step) == 40 and state.step.ndim == 0

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 import torchvision
 from pytorch_fid import inception as fid_inception
 
+from jaxgan import evaluation
 from jaxgan.metrics import inception
 
 pytestmark = pytest.mark.usefixtures('strict_dtypes')
@@ -152,3 +153,24 @@ def test_missing_or_bad_weights_say_how_to_convert(tmp_path, monkeypatch):
     inception.load(bad)
   monkeypatch.delenv('JAXGAN_INCEPTION_WEIGHTS')
   assert inception.default_weights_path().endswith('.cache/jaxgan/fid_inception_v3.npz')
+
+
+def test_converted_weights_score_images_end_to_end(tmp_path, monkeypatch, capsys, state_dict):
+  """jaxgan-convert-inception, then jaxgan-eval with the inception extractor: the protocol names the weights."""
+  from jaxgan import cli
+
+  pth, out = tmp_path / 'random.pth', tmp_path / 'weights' / 'inception.npz'
+  torch.save(state_dict, pth)
+  assert cli.convert_inception_main([str(pth), '--out', str(out), '--any-weights']) == 0
+  digest = hashlib.sha256(out.read_bytes()).hexdigest()
+  assert f'sha256 {digest}' in capsys.readouterr().out
+  with pytest.raises(SystemExit):  # never overwritten
+    cli.convert_inception_main([str(pth), '--out', str(out), '--any-weights'])
+  monkeypatch.setenv('JAXGAN_INCEPTION_WEIGHTS', str(out))
+  np.savez(tmp_path / 'real.npz', images=(random_images((8, 32, 32, 3), seed=3) * 127.5 + 127.5).astype(np.uint8))
+  np.savez(tmp_path / 'fake.npz', images=(random_images((8, 32, 32, 3), seed=4) * 127.5 + 127.5).astype(np.uint8))
+  result = evaluation.evaluate_images(tmp_path / 'real.npz', tmp_path / 'fake.npz', metrics=('fid', 'is', 'pr'))
+  assert result['protocol']['weights_sha256'] == digest and 'inception' in result['protocol']['extractor']
+  assert result['fid'] > 0 and 1 <= result['is'] and 0 <= result['precision'] <= 1
+  same = evaluation.evaluate_images(tmp_path / 'real.npz', tmp_path / 'real.npz', metrics=('fid',))
+  assert abs(same['fid']) < 1e-3 * result['fid']  # a set against itself

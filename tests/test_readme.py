@@ -34,7 +34,8 @@ def test_readme_blocks_run_in_order(tmp_path):
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, f'README block failed:\n{code}\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}'
     ran.append(language)
-  assert ran == ['bash', 'python', 'python', 'bash', 'bash', 'bash']
+  assert ran == ['bash', 'python', 'python', 'bash', 'bash', 'bash', 'bash']
+  assert (tmp_path / 'runs' / 'scored' / 'eval.json').exists() and (tmp_path / 'runs' / 'scored' / 'best.json').exists()
   assert (tmp_path / 'runs' / 'sweep-api' / 'results.csv').exists() and (tmp_path / 'member0.npz').exists()
   assert (tmp_path / 'runs' / 'grid25' / 'panels.png').exists()
   assert (tmp_path / 'runs' / 'ring8-hinge' / 'modes.png').exists()

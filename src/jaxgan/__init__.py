@@ -59,6 +59,9 @@ _PUBLIC = {
   'js_divergence': 'jaxgan.theory',
   'virtual_training_criterion': 'jaxgan.theory',
   'mode_metrics': 'jaxgan.mixtures',
+  'evaluate_run': 'jaxgan.evaluation',
+  'evaluate_images': 'jaxgan.evaluation',
+  'EvalError': 'jaxgan.evaluation',
 }
 __all__ = sorted(_PUBLIC)
 

@@ -334,8 +334,10 @@ def _eval(argv: Sequence[str] | None = None) -> int:
       result = evaluation.evaluate_run(args.workdir, step=args.step, best=args.best, member=args.member, **settings)
       where = Path(args.workdir) / evaluation.EVAL_FILE
     else:
-      result = evaluation.evaluate_images(args.real, args.fake, **settings)
       where = Path(args.out).expanduser() if args.out else None
+      if where:
+        evaluation.read_results(where)  # refused before the work if it is not an eval.json
+      result = evaluation.evaluate_images(args.real, args.fake, **settings)
       if where:
         evaluation.record(where, result)
   except (ConfigError, RunError, evaluation.EvalError) as e:
@@ -363,19 +365,20 @@ def _convert_inception(argv: Sequence[str] | None = None) -> int:
     '--any-weights', action='store_true', help="convert a file whose hash is not pytorch-fid's (scores then differ)"
   )
   args = parser.parse_args(argv)
-  out = Path(args.out).expanduser() if args.out else inception.default_weights_path()
+  out = Path(args.out or inception.default_weights_path()).expanduser()
+  if out.exists():
+    parser.exit(EXIT_FAILED, f'jaxgan-convert-inception: error: {out} exists; remove it to convert again\n')
   try:
     import torch  # noqa: F401
   except ImportError:
-    print('jaxgan-convert-inception: error: needs torch: pip install torch (once, for this step)', file=sys.stderr)
-    return EXIT_FAILED
+    parser.exit(EXIT_FAILED, 'jaxgan-convert-inception: error: needs torch: pip install torch (for this step only)\n')
   try:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    digest = inception.convert(Path(args.weights).expanduser(), out, verify=not args.any_weights)
+    inception.convert(Path(args.weights).expanduser(), out, verify=not args.any_weights)
+    converted = inception.load(out)
   except (inception.InceptionWeightsError, OSError) as e:
     print(f'jaxgan-convert-inception: error: {e}', file=sys.stderr)
     return EXIT_FAILED
-  print(f'wrote {out} (sha256 {digest})')
+  print(f'wrote {out} (sha256 {converted.weights_sha256}; from {args.weights}, sha256 {converted.source_sha256})')
   return 0
 
 

@@ -147,13 +147,15 @@ def _check_shape(extractor: Extractor, shape: tuple[int, ...], what: str) -> Non
 
 def embed(extractor: Extractor, batches: Iterator[np.ndarray | jax.Array], keep: bool) -> dict[str, np.ndarray]:
   """The features of image batches (uint8, or floats in [-1, 1]) of at most _BATCH images: mean, covariance,
-  logits, and the features if kept. A short batch is padded, so the extractor compiles for one shape."""
+  logits, and the features if kept. A short batch is padded to a power of two (or _BATCH), so that the
+  extractor compiles for few shapes."""
   embedded = _Embedded(keep)
   for batch in batches:
     images = jnp.asarray(batch)
     if images.dtype == jnp.uint8:
       images = images.astype(jnp.float32) / 127.5 - 1
-    padded = jnp.pad(images, [(0, _BATCH - len(images))] + [(0, 0)] * (images.ndim - 1))
+    size = min(_BATCH, 1 << (len(images) - 1).bit_length())  # a power of two: few shapes to compile
+    padded = jnp.pad(images, [(0, size - len(images))] + [(0, 0)] * (images.ndim - 1))
     features, logits = extractor.embed(padded)
     embedded.add(features[: len(images)], logits[: len(images)])
   return embedded.arrays()
@@ -190,7 +192,7 @@ def compute(real: dict[str, np.ndarray], fake: dict[str, np.ndarray], metrics: t
   if 'dc' in metrics:
     out['density'], out['coverage'] = scores.density_coverage(real['features'], fake['features'], **_PARAMETERS['dc'])
   if 'is' in metrics:
-    out['is'], out['is_std'] = scores.inception_score(fake['logits'], **_PARAMETERS['is'])
+    out['is'], out['is_std'] = scores.inception_score(fake['logits'], splits=_is_splits(len(fake['logits'])))
   if 'classes' in metrics:
     out |= scores.class_scores(fake['logits'])
   return {k: float(v) for k, v in out.items()}
@@ -201,6 +203,11 @@ def _kid_arguments(real: dict[str, np.ndarray], fake: dict[str, np.ndarray]) -> 
   return {'num_subsets': _PARAMETERS['kid']['subsets'], 'subset_size': size}
 
 
+def _is_splits(num_fake: int) -> int:
+  """The Inception Score's splits: 10, or one per image when there are fewer."""
+  return min(_PARAMETERS['is']['splits'], num_fake)
+
+
 def protocol(
   extractor: Extractor, metrics: tuple[str, ...], num_real: int, num_fake: int, reference: dict[str, Any]
 ) -> dict[str, Any]:
@@ -209,6 +216,8 @@ def protocol(
   if 'kid' in parameters:
     size = scores.kid_subset_size(num_real, num_fake, _PARAMETERS['kid']['subset_size'])
     parameters['kid'] = {**parameters['kid'], 'subset_size': size}
+  if 'is' in parameters:
+    parameters['is'] = {'splits': _is_splits(num_fake)}
   return {
     **extractor.protocol,
     'dtype': 'float32',
@@ -346,13 +355,15 @@ class Scoring:
   end, returns them to be logged (eval/NAME), and keeps the best checkpoint by eval.best_metric in out/best,
   described by out/best.json."""
 
-  def __init__(self, config: Config, out: Path, *, keep_best: bool = True):
+  def __init__(self, config: Config, evaluation: Evaluation, out: Path, *, keep_best: bool = True):
+    """Scores with `evaluation` (built from config.eval and config.data) as config.eval says."""
     self.settings = config.eval
-    self.evaluation = Evaluation(config.eval, config.data)
+    self.evaluation = evaluation
     every, total = config.eval.every, config.train.steps
     self.steps = {*range(every, total, every), total} if every else {total}
     self.best_file = out / 'best.json'
-    self.best = json.loads(self.best_file.read_text()) if self.best_file.exists() else None
+    saved = json.loads(self.best_file.read_text()) if self.best_file.exists() else None  # of a resumed run
+    self.best = {k: saved[k] for k in ('step', 'metric', 'value')} if saved else None
     self.checkpoints = Checkpointer(out / 'best', keep=1) if keep_best else None
     self._last: tuple[int, dict[str, float]] | None = None
     self._started = False
@@ -368,8 +379,9 @@ class Scoring:
     metric = self.settings.best_metric
     if self.checkpoints and better(metric, result[metric], self.best and self.best['value']):
       self.checkpoints.save(state)
-      self.best = {'step': step, 'metric': metric, 'value': result[metric], 'scores': result}
-      self.best_file.write_text(json.dumps({**self.best, 'protocol': self.evaluation.protocol}, indent=2) + '\n')
+      self.best = {'step': step, 'metric': metric, 'value': result[metric]}
+      described = {**self.best, 'scores': result, 'protocol': self.evaluation.protocol}
+      write_atomically(self.best_file, lambda path: path.write_text(json.dumps(described, indent=2) + '\n'))
     return result
 
   def __call__(self, state: GANState, step: int) -> dict[str, float]:
@@ -379,8 +391,7 @@ class Scoring:
   def finish(self, state: GANState) -> dict[str, Any]:
     """The scores of the final (or stopped-at) step, their protocol, and the best step's."""
     result = self._score(state, step_of(state))
-    best = {'best': {k: v for k, v in self.best.items() if k != 'scores'}} if self.best else {}
-    return {**result, 'eval_protocol': self.evaluation.protocol, **best}
+    return {**result, 'eval_protocol': self.evaluation.protocol, **({'best': self.best} if self.best else {})}
 
 
 EVAL_FILE = 'eval.json'
@@ -451,18 +462,24 @@ def evaluate_images(real: str | os.PathLike, fake: str | os.PathLike, **settings
   return {**scored, 'protocol': {**evaluation.protocol, **fake_protocol}}
 
 
+def read_results(path: Path) -> list[dict[str, Any]]:
+  """The results of the eval.json at `path` ([] if there is none); EvalError for a file that is not one."""
+  if not path.exists():
+    return []
+  try:
+    results = json.loads(path.read_text())['results']
+    if not isinstance(results, list):
+      raise TypeError('results is not a list')
+  except (OSError, ValueError, KeyError, TypeError) as e:
+    reason = type(e).__name__
+    raise EvalError(f'{path} is not an eval.json of jaxgan ({reason}); move it away or give another --out') from e
+  return results
+
+
 def record(path: Path, result: dict[str, Any]) -> None:
   """Adds `result` to the results of eval.json at `path` (replacing one of the same step, member, best and
   protocol); warns if they were computed under different protocols. Refuses a file that is not jaxgan's."""
-  results = []
-  if path.exists():
-    try:
-      results = json.loads(path.read_text())['results']
-      assert isinstance(results, list)
-    except (ValueError, KeyError, TypeError, AssertionError) as e:
-      raise EvalError(
-        f'{path} is not an eval.json of jaxgan ({type(e).__name__}); move it away or give another --out'
-      ) from e
+  results = read_results(path)
   same = ('step', 'member', 'best', 'protocol')
   results = [r for r in results if any(r.get(k) != result.get(k) for k in same)] + [result]
   warn_if_incomparable(results)

@@ -56,7 +56,7 @@ from jaxgan.config import Config
 from jaxgan.data import DataError, MixtureSource, NormalSource, Source, make_source
 from jaxgan.eval1d import Evaluator1D
 from jaxgan.eval2d import Evaluator2D
-from jaxgan.evaluation import EvalError, Scoring
+from jaxgan.evaluation import EvalError, Evaluation, Scoring
 from jaxgan.samples import SampleGrids
 from jaxgan.state import GANState, create_population, create_state, learning_rates, step_of
 from jaxgan.state import member as member_of
@@ -145,12 +145,15 @@ def _run(
     with stop.handling_signals(), _held(workdir), _output_dir(workdir) as out:
       before = workdir_lib.run_files(workdir)  # a failed start removes only what it added
       try:
+        scores, no_scores = _prepared_scores(config)  # before the timing: a classifier may be trained first
         fitted = _fitted_steps(workdir, config)
         if workdir_lib.read_config(workdir) is None and configs is None and t.max_seconds:
           fitted = _fit_to_time(config, stop)
         if fitted:
           config = config_lib.override_value(config, 'train.steps', fitted['fitted'])
         run = _open_run(config, configs, workdir, extend, stop.check_not_stopped)
+        if no_scores:
+          _note(no_scores)
         if run.replaced:
           before = set()
         finished = _finished_summary(workdir, run.step, config.train.steps)
@@ -164,7 +167,7 @@ def _run(
         if configs:
           _write_json(out / population.MEMBERS_FILE, population.normalized(members, configs))
         stop.check_not_stopped()
-        return _loop(config, run, out, progress, start_time, stop)
+        return _loop(config, run, out, progress, start_time, stop, scores)
       except BaseException:
         if owner and not workdir_lib.trained_steps(workdir):  # a run that never saved a trained step
           with stop.deferred():  # whole, even at a second Ctrl-C
@@ -394,8 +397,9 @@ def _fit_to_time(config: Config, stop: '_Stop') -> dict[str, int] | None:
 
   Times _TIMED_STEPS steps of a throwaway state (after one that compiles) the way the run will take them, then
   fits the steps into the time left (see _TIME_MARGIN). The fitted count is saved with the
-  config and in run.json, so that the same command resumes the run on the same schedule. Evaluations at log
-  steps are not timed (the 1-D game's are heavy): such a run may still stop at the deadline, resumable.
+  config and in run.json, so that the same command resumes the run on the same schedule. What happens between
+  steps (checkpoints, sample grids, scores, the 1-D game's evaluations) is not timed but left to the margin: a
+  run heavy in those may still stop at the deadline, resumable.
   """
   t = config.train
   if jax.process_count() > 1 or config.optim.schedule == 'constant':
@@ -533,7 +537,26 @@ class _Stop:
     self.check_not_stopped_at_once()
 
 
-def _loop(config: Config, run: _Run, out: Path, progress: bool, start_time: float, stop: _Stop) -> dict[str, Any]:
+def _prepared_scores(config: Config) -> tuple[Evaluation | None, str | None]:
+  """The evaluation of an image run with eval.metrics (all members of a sweep share it), its extractor built
+  and its reference embedded; None for other runs. With eval.extractor=auto and no extractor to be had
+  (unlabelled data, no Inception weights), None and a note saying why: a recipe's scores do not stop a user's
+  own data."""
+  if not config.eval.metrics:
+    return None, None
+  try:
+    evaluation = Evaluation(config.eval, config.data)
+  except EvalError as e:
+    if config.eval.extractor != 'auto':
+      raise
+    return None, f'no scores ({e}); set eval.metrics=() to silence this'
+  evaluation.real()
+  return evaluation, None
+
+
+def _loop(
+  config: Config, run: _Run, out: Path, progress: bool, start_time: float, stop: _Stop, scores: Evaluation | None
+) -> dict[str, Any]:
   t = config.train
   mesh, checkpoints, state = run.mesh, run.checkpoints, run.state
   members = run.configs or [config]  # a single run: one member, its state without a member axis
@@ -592,7 +615,7 @@ def _loop(config: Config, run: _Run, out: Path, progress: bool, start_time: floa
     outs = [population.member_dir(out, i) for i in range(len(members))] if sweeping else [out]
     sources = run.sources if len(run.sources) == len(members) else run.sources * len(members)
     evaluators = [
-      _evaluator(c, source, o, writer, i if sweeping else None)
+      _evaluator(c, source, o, writer, i if sweeping else None, scores)
       for i, (c, source, o) in enumerate(zip(members, sources, outs, strict=True))
     ]
     logged = read_metrics(out / 'metrics.jsonl')
@@ -664,7 +687,9 @@ def _last_row(rows: list[dict[str, Any]], member: int | None) -> dict[str, Any]:
   return mine[-1] if mine else {}
 
 
-def _evaluator(config: Config, source: Source, out: Path, writer: MetricWriter, member: int | None) -> Any:
+def _evaluator(
+  config: Config, source: Source, out: Path, writer: MetricWriter, member: int | None, scores: Evaluation | None
+) -> Any:
   """What evaluates a run (or a sweep's member) of `config` at log steps, and draws its pictures into out."""
   out.mkdir(parents=True, exist_ok=True)
   eval_key = jax.random.split(jax.random.key(config.train.seed))[1]
@@ -674,9 +699,9 @@ def _evaluator(config: Config, source: Source, out: Path, writer: MetricWriter, 
   if isinstance(source, MixtureSource):
     return Evaluator2D(config.eval, source, eval_key, t.steps, out)
   grids = SampleGrids(out, writer, eval_key, t.sample_every, t.steps, member=member)
-  if not config.eval.metrics:
+  if scores is None:
     return grids
-  return _Together(grids, Scoring(config, out, keep_best=jax.process_count() == 1))
+  return _Together(grids, Scoring(config, scores, out, keep_best=jax.process_count() == 1))
 
 
 class _Together:
@@ -705,7 +730,7 @@ def _finish_sweep(
   keys = population.ranking(config)
   rows = population.results_table(members, summaries, keys)
   population.write_results(out, rows)
-  population.draw_members(out, members, config.data.source, summaries)
+  population.draw_members(out, members, config, summaries)
   summary = {'members': [{'member': i, **members[i], **s} for i, s in enumerate(summaries)], 'results': rows, **ending}
   _write_json(out / 'summary.json', summary)
   return summary

@@ -162,16 +162,17 @@ def member_label(member: Mapping[str, Any], index: int) -> str:
   return f'member {index}: ' + ', '.join(f'{k.split(".")[-1]}={v}' for k, v in member.items())
 
 
-def draw_members(workdir: Path, members: Sequence[Member], source: str, summaries: Sequence[Mapping]) -> None:
+def draw_members(workdir: Path, members: Sequence[Member], config: Config, summaries: Sequence[Mapping]) -> None:
   """members.png: every member's final picture side by side (1-D: its last panel; 2-D: its samples over the
-  modes; images: its sample grid), titled with its overrides."""
+  modes; images: its sample grid), titled with its overrides and its first ranking figure."""
   from matplotlib.figure import Figure
 
+  source = config.data.source
   columns = min(8, len(members))
   rows = -(-len(members) // columns)
   fig = Figure(figsize=(3 * columns, 3 * rows + 0.4))
   axes = fig.subplots(rows, columns, squeeze=False).ravel()
-  key = ranking(source)[0][0] if ranking(source) else None  # the figure each title shows
+  key = ranking(config)[0][0] if ranking(config) else None  # the figure each title shows
   for i, ax in enumerate(axes):
     if i >= len(members):
       ax.axis('off')

@@ -5,7 +5,11 @@
 G: dense to 4x4x64, a 3x3 conv, one transposed conv to 8x8x1; D: a strided
 conv to 4x4x64, a 3x3 conv and a logit (model.extra_layers=1); batch norm
 between; latent N(0, I) of 32; Adam 4e-4 with a cosine decay, beta1 0.5; EMA
-0.995; 6000 steps of batch 64. The default of `jaxgan-train`. Measured on a
+0.995; 6000 steps of batch 64. The default of `jaxgan-train`. Scored every
+2000 steps and at the end with the classifier extractor (2,000 EMA images
+against the 1,797 digits), the best checkpoint kept; on 2026-12-04: classifier
+FID 1.79, precision 0.70, recall 0.89, all 10 classes, 79 s (real digits, half
+against half: 1.27, 0.91, 0.92). Measured on a
 2-core CPU (2026-11-26): 88 s of training, 91 s for the command; the EMA grid
 (samples.png, docs/digits_samples.png) shows all ten digits with clean strokes
 on dark backgrounds. At 8x8 the tensors are so small that XLA's own
@@ -18,7 +22,7 @@ help. 16x16 (data.resolution=16, width 32, 2500 steps, 90 s) came out
 smoother but blurrier.
 """
 
-from jaxgan.config import Config, DataConfig, GameConfig, ModelConfig, OptimConfig, TrainConfig
+from jaxgan.config import Config, DataConfig, EvalConfig, GameConfig, ModelConfig, OptimConfig, TrainConfig
 
 
 def get_config() -> Config:
@@ -30,4 +34,5 @@ def get_config() -> Config:
     optim=OptimConfig(optimizer='adam', g_lr=4e-4, d_lr=4e-4, b1=0.5, b2=0.999, schedule='cosine'),
     game=GameConfig(objective='non_saturating', d_steps=1, ema_decay=0.995),
     train=TrainConfig(steps=6000, batch_size=64, log_every=100, checkpoint_every=1000, sample_every=500, scan=False),
+    eval=EvalConfig(metrics=('fid', 'kid', 'pr', 'dc', 'is', 'classes'), every=2000, num_fake=2000),
   )

@@ -364,7 +364,7 @@ def convert(pth_path: str | os.PathLike, out_path: str | os.PathLike, *, verify:
   if verify and not source_sha256.startswith(FID_WEIGHTS_SHA256_PREFIX):
     raise InceptionWeightsError(
       f"{pth_path}: sha256 {source_sha256[:8]}... is not pytorch-fid's FID weights ({FID_WEIGHTS_SHA256_PREFIX}...); "
-      f'download {FID_WEIGHTS_URL}, or pass verify=False to convert this file anyway'
+      f'download {FID_WEIGHTS_URL}; to convert this file anyway: verify=False (jaxgan-convert-inception --any-weights)'
     )
   try:
     state_dict = torch.load(pth_path, map_location='cpu', weights_only=True)

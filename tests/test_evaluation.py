@@ -184,3 +184,6 @@ def test_a_sweep_ranks_its_members_by_their_scores(tmp_path):
     assert best['step'] == 40 and best['value'] == fids[i]
     _, state = load(tmp_path, member=i, best=True)
     assert int(state.step) == 40 and state.step.ndim == 0
+  with pytest.raises(evaluation.EvalError, match='holds a sweep of 2 members; score one member at a time'):
+    evaluation.evaluate_run(tmp_path)
+  assert evaluation.evaluate_run(tmp_path, member=1, metrics=('fid',))['fid'] == pytest.approx(fids[1])

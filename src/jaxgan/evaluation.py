@@ -423,6 +423,8 @@ def evaluate_run(
 
   path = Path(workdir).expanduser().absolute()
   config, state = runs.load(path, member=member, best=best, step=step)
+  if state.step.ndim:
+    raise EvalError(f'{path} holds a sweep of {len(state.step)} members; score one member at a time (--member)')
   for key, value in settings.items():
     config = config_lib.override_value(config, f'eval.{key}', value)
   evaluation = Evaluation(config.eval, config.data)

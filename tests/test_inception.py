@@ -152,6 +152,9 @@ def test_missing_or_bad_weights_say_how_to_convert(tmp_path, monkeypatch):
   with pytest.raises(inception.InceptionWeightsError, match=f'unreadable.*{hint}'):
     inception.load(bad)
   monkeypatch.delenv('JAXGAN_INCEPTION_WEIGHTS')
+  monkeypatch.setenv('JAXGAN_CACHE', str(tmp_path / 'cache'))
+  assert inception.default_weights_path() == str(tmp_path / 'cache' / 'fid_inception_v3.npz')
+  monkeypatch.delenv('JAXGAN_CACHE')
   assert inception.default_weights_path().endswith('.cache/jaxgan/fid_inception_v3.npz')
 
 

@@ -297,7 +297,7 @@ def _eval(argv: Sequence[str] | None = None) -> int:
   parser.add_argument('--extractor', choices=('auto', 'inception', 'classifier'), help='default auto')
   parser.add_argument('--num-fake', type=int, help='generated images scored; default eval.num_fake (10000)')
   parser.add_argument('--num-real', type=int, help='reference images; default eval.num_real (10000)')
-  parser.add_argument('--out', help='with --real: also write the result to this .json file')
+  parser.add_argument('--out', help='with --real: also write the result to this .json file (else it is printed)')
   args = parser.parse_args(argv)
   if args.real and not args.fake:
     parser.error('--real needs --fake, the images to score')
@@ -305,6 +305,8 @@ def _eval(argv: Sequence[str] | None = None) -> int:
     parser.error('--fake needs --real, the reference images (or score a run with --workdir)')
   if args.workdir is None and (args.step is not None or args.best or args.member is not None or args.reference):
     parser.error('--step, --best, --member and --reference go with --workdir')
+  if args.workdir and args.out:
+    parser.error("--out goes with --real; a run's scores are written into its eval.json")
   if args.step is not None and args.best:
     parser.error('give --step or --best, not both')
   for name in ('num_fake', 'num_real'):
@@ -337,6 +339,7 @@ def _eval(argv: Sequence[str] | None = None) -> int:
       where = Path(args.out).expanduser() if args.out else None
       if where:
         evaluation.read_results(where)  # refused before the work if it is not an eval.json
+        where.parent.mkdir(parents=True, exist_ok=True)
       result = evaluation.evaluate_images(args.real, args.fake, **settings)
       if where:
         evaluation.record(where, result)
@@ -360,7 +363,9 @@ def _convert_inception(argv: Sequence[str] | None = None) -> int:
     f"{inception.FID_WEIGHTS_URL}) into the file jaxgan's FID reads; torch is needed for this step only.",
   )
   parser.add_argument('weights', help=f'the .pth file, {inception.FID_WEIGHTS_FILE}')
-  parser.add_argument('--out', help='where to write; default $JAXGAN_INCEPTION_WEIGHTS or ~/.cache/jaxgan/...')
+  parser.add_argument(
+    '--out', help='where to write; default $JAXGAN_INCEPTION_WEIGHTS, or fid_inception_v3.npz in $JAXGAN_CACHE'
+  )
   parser.add_argument(
     '--any-weights', action='store_true', help="convert a file whose hash is not pytorch-fid's (scores then differ)"
   )

@@ -44,6 +44,7 @@ from jaxgan.checkpoint import Checkpointer
 from jaxgan.config import SCORE_RESULTS, Config, DataConfig, EvalConfig, score_results
 from jaxgan.data import DataError, ImageSource, make_source, subset
 from jaxgan.metrics import scores
+from jaxgan.mixtures import MIXTURES
 from jaxgan.state import GANState, generate, step_of
 from jaxgan.writer import write_atomically
 
@@ -141,7 +142,8 @@ def _check_shape(extractor: Extractor, shape: tuple[int, ...], what: str) -> Non
   if extractor.image_shape is not None and tuple(shape) != extractor.image_shape:
     raise EvalError(
       f'{what} are {"x".join(map(str, shape))} but the {extractor.name} extractor takes '
-      f'{"x".join(map(str, extractor.image_shape))}; give a reference of the same size or use --extractor inception'
+      f"{'x'.join(map(str, extractor.image_shape))} (its reference's size); give images of that size, or use "
+      '--extractor inception'
     )
 
 
@@ -242,8 +244,8 @@ def warn_if_incomparable(results: list[dict[str, Any]]) -> None:
     changed = differences(results[0]['protocol'], result['protocol'])
     if changed:
       warnings.warn(
-        f'scores of different protocols do not compare (step {results[0].get("step")} and '
-        f'{result.get("step")} differ in {", ".join(changed)})',
+        f'these results hold scores of different protocols, which do not compare (step {results[0].get("step")} '
+        f'and step {result.get("step")} differ in {", ".join(changed)})',
         stacklevel=2,
       )
       return
@@ -337,8 +339,13 @@ class Evaluation:
 def _extractor(kind: str, source: ImageSource, spec: str) -> Extractor:
   if kind == 'classifier' or (kind == 'auto' and source.read_labels is not None):
     return classifier_extractor(source, spec)
-  if kind in ('inception', 'auto'):
+  if kind == 'inception':
     return inception_extractor()
+  if kind == 'auto':
+    try:
+      return inception_extractor()
+    except EvalError as e:
+      raise EvalError(f'{spec} has no labels for the classifier extractor, so auto takes Inception: {e}') from None
   raise EvalError(f'unknown extractor {kind!r}: use auto, inception or classifier')
 
 
@@ -423,6 +430,11 @@ def evaluate_run(
 
   path = Path(workdir).expanduser().absolute()
   config, state = runs.load(path, member=member, best=best, step=step)
+  if config.data.source in ('normal', *MIXTURES):
+    raise EvalError(
+      f'{path} is a run of {config.data.source}, not of images: its own figures (JS divergence, mode metrics) '
+      'are in its summary.json and metrics.jsonl'
+    )
   if state.step.ndim:
     raise EvalError(f'{path} holds a sweep of {len(state.step)} members; score one member at a time (--member)')
   for key, value in settings.items():
@@ -439,11 +451,12 @@ def evaluate_run(
   return result
 
 
-def evaluate_images(real: str | os.PathLike, fake: str | os.PathLike, **settings: Any) -> dict[str, Any]:
-  """Scores the images of one .npz (or folder, or data source) `fake` against those of `real`.
+def evaluate_images(real: str | os.PathLike, fake: str | os.PathLike | np.ndarray, **settings: Any) -> dict[str, Any]:
+  """Scores the images `fake` against those of `real`.
 
   Args:
-    real, fake: image sets as jaxgan.data reads them (FILE.npz with uint8 `images`, a folder, digits, tfds:...).
+    real: an image set as jaxgan.data reads it (FILE.npz with uint8 `images`, a folder, digits, tfds:...).
+    fake: the same, or uint8 images [N, H, W, C] (what jaxgan.sample returns).
     **settings: eval.* keys (metrics, extractor, num_fake, num_real); all of fake's images are scored
       unless num_fake is given.
 
@@ -451,8 +464,19 @@ def evaluate_images(real: str | os.PathLike, fake: str | os.PathLike, **settings
     The scores and their protocol.
   """
   from jaxgan import config as config_lib
+  from jaxgan.data import _as_nhwc
 
-  fake_source = _reference_source(str(fake), 0)
+  if not isinstance(real, (str, os.PathLike)):
+    raise TypeError(f'real must be a data source (a path, digits, tfds:NAME), got {type(real).__name__}')
+  if isinstance(fake, np.ndarray):
+    try:
+      array = _as_nhwc(fake, 'fake')
+    except DataError as e:
+      raise EvalError(str(e)) from e
+    fake_source = ImageSource(lambda indices: array[indices], len(array), array.shape[1:], 0)
+    fake = f'an array of {len(array)} images'
+  else:
+    fake_source = _reference_source(str(fake), 0)
   settings = {'num_fake': fake_source.size, **settings, 'reference': str(real)}
   eval_config = EvalConfig()
   for key, value in settings.items():

@@ -338,8 +338,9 @@ def _sha256(path: str | os.PathLike) -> str:
 
 
 def default_weights_path() -> str:
-  """$JAXGAN_INCEPTION_WEIGHTS if set, else ~/.cache/jaxgan/fid_inception_v3.npz."""
-  return os.environ.get('JAXGAN_INCEPTION_WEIGHTS') or str(Path('~/.cache/jaxgan/fid_inception_v3.npz').expanduser())
+  """$JAXGAN_INCEPTION_WEIGHTS if set, else fid_inception_v3.npz in $JAXGAN_CACHE (default ~/.cache/jaxgan)."""
+  cache = os.environ.get('JAXGAN_CACHE') or '~/.cache/jaxgan'
+  return os.environ.get('JAXGAN_INCEPTION_WEIGHTS') or str(Path(cache, 'fid_inception_v3.npz').expanduser())
 
 
 def convert(pth_path: str | os.PathLike, out_path: str | os.PathLike, *, verify: bool = True) -> str:

@@ -20,4 +20,7 @@ def _cache_of_this_session(tmp_path_factory):
   commands they run), never in the user's ~/.cache/jaxgan."""
   with pytest.MonkeyPatch.context() as patch:
     patch.setenv('JAXGAN_CACHE', str(tmp_path_factory.mktemp('jaxgan-cache')))
+    # No persistent XLA cache: in-process CLI runs would switch it on for every later compile of the session (and
+    # write to ~/.cache); test_cli's own test of the cache turns it on in a subprocess.
+    patch.setenv('JAXGAN_COMPILATION_CACHE', 'off')
     yield

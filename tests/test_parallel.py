@@ -98,6 +98,16 @@ def test_jaxgan_train_uses_every_device(tmp_path, one_device):
   assert not (tmp_path / 'bad').exists()  # the run made it, and removed it
 
 
+def test_streamed_data_on_eight_devices(tmp_path, one_device):
+  """The stream's batches, put on the 8 devices' mesh by its prefetch thread, train as one device does on the
+  device-resident data."""
+  _finish(_train_cli(tmp_path / '8', 8, '--set', 'data.pipeline=stream', '--set', 'data.workers=0'))
+  eight = _summary(tmp_path / '8')
+  for key in ('d_loss', 'g_loss'):
+    np.testing.assert_allclose(eight[key], one_device[key], rtol=1e-3, err_msg=key)
+  assert 'data streamed by no Grain worker' in json.loads((tmp_path / '8' / 'run.json').read_text())['data_pipeline']
+
+
 def test_jaxgan_train_on_two_processes(tmp_path, one_device):
   """jaxgan-train as two processes of two devices each, one shared workdir: trains as one device does,
   and the run's files are written once."""

@@ -131,5 +131,5 @@ def test_step_by_step_stops_after_the_step_in_flight():
 
   asked = []
   batches = make_source(TOY.data, 0).batches(0, 10, TOY.train.batch_size * TOY.game.d_steps)
-  state, metrics = _step_by_step(toy_state(), batches, lambda: asked.append(1) or len(asked) == 3)
+  state, metrics = _step_by_step(toy_state(), batches, should_stop=lambda: asked.append(1) or len(asked) == 3)
   assert int(state.step) == 3 and len(metrics['d_loss']) == 3 and len(asked) == 3

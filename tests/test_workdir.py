@@ -79,7 +79,7 @@ def test_nan_at_the_first_step_leaves_nothing_in_an_existing_folder(tmp_path, ca
 def test_out_of_memory_says_so_and_leaves_nothing(tmp_path, capsys, monkeypatch):
   from jaxgan import loop
 
-  def exhausted(state, batch):
+  def exhausted(state, batch, pool=None):
     raise jax.errors.JaxRuntimeError('RESOURCE_EXHAUSTED: Out of memory while trying to allocate 17.18GiB.')
 
   monkeypatch.setattr(loop, 'train_step', exhausted)

@@ -57,6 +57,9 @@ class DataConfig:
   mean: float = 1.0  # normal only
   std: float = 1.0  # normal only
   resolution: int = 0  # images: center-crop and resize to this side; 0 keeps the stored size
+  pipeline: Literal['auto', 'device', 'stream'] = 'auto'  # images: kept on the device, or streamed (jaxgan.pipeline)
+  device_budget_gb: float = 0.0  # the most images that pipeline=auto keeps on the device; 0: a quarter of its memory
+  workers: int = -1  # pipeline=stream: Grain worker processes reading batches; -1: one per CPU core, up to 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,6 +211,8 @@ def validate(config: Config) -> Config:
     ),
     (config.data.resolution >= 0, 'data.resolution must be positive (or 0 to keep the stored size)'),
     (config.data.std > 0, 'data.std must be positive'),
+    (config.data.device_budget_gb >= 0, 'data.device_budget_gb must be 0 or more (0: a quarter of the device memory)'),
+    (config.data.workers >= -1, 'data.workers must be 0 or more (0: read in the training process) or -1 (one a core)'),
     (
       config.model.architecture == 'mlp' or config.data.source not in ('normal', 'ring8', 'grid25'),
       f'model.architecture={config.model.architecture} needs image data; '

@@ -9,6 +9,11 @@
   tfds:NAME[:SPLIT]      an image dataset of tensorflow-datasets, read with
                          `tfds.data_source` (no TensorFlow needed to read).
 
+Folders and tfds splits are decoded, cropped and resized once per resolution
+into the preparation cache (jaxgan.prepared) and mapped from there; npz files
+and digits are held in memory. jaxgan.pipeline takes images from there to the
+device.
+
 A source knows the shape of one sample and returns the batches of any range of
 steps, `batches(start, num_steps, batch_size)` -> float32 [num_steps,
 batch_size, *sample_shape] (a NumPy array, or a jax.Array made on the device),
@@ -32,6 +37,7 @@ import numpy as np
 from jaxgan import mixtures, theory
 from jaxgan._quiet import quiet_libraries
 from jaxgan.config import DataConfig
+from jaxgan.prepared import prepared
 
 
 class DataError(ValueError):
@@ -102,25 +108,18 @@ class MixtureSource:
 
 
 class ImageSource:
-  """Images read by index, shuffled afresh each epoch with a seeded permutation."""
+  """uint8 images [N, H, W, C] (in memory, or mapped from the preparation cache) and their labels, shuffled
+  afresh each epoch with a seeded permutation."""
 
-  def __init__(
-    self,
-    read: Callable[[np.ndarray], np.ndarray],
-    size: int,
-    sample_shape: tuple[int, ...],
-    seed: int,
-    read_labels: Callable[[np.ndarray], np.ndarray] | None = None,
-  ):
-    """`read(indices)` returns uint8 images [len(indices), H, W, C]; `read_labels(indices)`, where the data has
-    class labels, their integer labels [len(indices)]."""
-    self.read, self.size, self.sample_shape, self.seed = read, size, sample_shape, seed
-    self.read_labels = read_labels
+  def __init__(self, images: np.ndarray, seed: int, labels: np.ndarray | None = None):
+    self.images, self.labels, self.seed = images, labels, seed
+    self.size, self.sample_shape = len(images), tuple(images.shape[1:])
 
   def _permutation(self, epoch: int) -> np.ndarray:
     return np.random.default_rng((self.seed, epoch)).permutation(self.size)
 
-  def batches(self, start: int, num_steps: int, batch_size: int) -> np.ndarray:
+  def indices(self, start: int, num_steps: int, batch_size: int) -> np.ndarray:
+    """The images of steps start.. as indices [num_steps, batch_size] into self.images."""
     if batch_size > self.size:
       raise DataError(f'batch of {batch_size} is larger than the dataset ({self.size} images); lower train.batch_size')
     flat = np.arange(start * batch_size, (start + num_steps) * batch_size)
@@ -129,15 +128,17 @@ class ImageSource:
     for epoch in np.unique(epochs):
       where = epochs == epoch
       indices[where] = self._permutation(int(epoch))[positions[where]]
-    images = self.read(indices).astype(np.float32) / 127.5 - 1.0
-    return images.reshape(num_steps, batch_size, *self.sample_shape)
+    return indices.reshape(num_steps, batch_size)
+
+  def batches(self, start: int, num_steps: int, batch_size: int) -> np.ndarray:
+    return self.images[self.indices(start, num_steps, batch_size)].astype(np.float32) / 127.5 - 1.0
 
 
 def subset(source: ImageSource, num: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
   """num images of `source` (all, if it holds fewer) chosen by a seeded permutation, in index order: uint8
   [n, H, W, C], and their labels [n] (None where the data has none)."""
   indices = np.sort(np.random.default_rng(seed).permutation(source.size)[:num])
-  return source.read(indices), source.read_labels(indices) if source.read_labels else None
+  return source.images[indices], source.labels[indices] if source.labels is not None else None
 
 
 def fit_image(image: np.ndarray, resolution: int) -> np.ndarray:
@@ -179,8 +180,7 @@ def _in_memory(
     raise DataError(
       f'{origin}: labels must be integers [{len(images)}], one per image, got {labels.dtype} {labels.shape}'
     )
-  read_labels = (lambda idx: labels[idx]) if labels is not None else None
-  return ImageSource(lambda idx: images[idx], len(images), images.shape[1:], seed, read_labels)
+  return ImageSource(images, seed, labels)
 
 
 def _digits() -> tuple[np.ndarray, np.ndarray]:
@@ -209,25 +209,38 @@ def _npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
 _IMAGE_SUFFIXES = {'.png', '.jpg', '.jpeg'}
 
 
-def _folder(path: Path, resolution: int) -> np.ndarray:
+def _decode_file(file: Path, resolution: int, mode: str) -> tuple[np.ndarray, None]:
+  from PIL import Image
+
+  try:
+    with Image.open(file) as image:
+      return fit_image(np.asarray(image.convert(mode)).reshape(image.height, image.width, -1), resolution), None
+  except OSError as e:
+    raise DataError(f'{file}: not a readable image ({e})') from e
+
+
+def _folder(path: Path, resolution: int) -> tuple[np.ndarray, None]:
+  """The folder's images, prepared once into the cache (jaxgan.prepared): grey if its first image is."""
   from PIL import Image
 
   files = sorted(f for f in path.rglob('*') if f.suffix.lower() in _IMAGE_SUFFIXES)
   if not files:
     raise DataError(f'{path}: no PNG or JPEG files')
-  images = []
-  mode = None
-  for f in files:
-    try:
-      with Image.open(f) as image:
-        mode = mode or ('L' if image.mode in ('L', 'LA', 'I', 'I;16', '1') else 'RGB')
-        images.append(fit_image(np.asarray(image.convert(mode)).reshape(image.height, image.width, -1), resolution))
-    except OSError as e:
-      raise DataError(f'{f}: not a readable image ({e})') from e
-  shapes = {image.shape for image in images}
-  if len(shapes) > 1:
-    raise DataError(f'{path}: images of different sizes {sorted(shapes)[:3]}; set data.resolution to resize them')
-  return np.stack(images)
+  try:
+    with Image.open(files[0]) as image:
+      mode = 'L' if image.mode in ('L', 'LA', 'I', 'I;16', '1') else 'RGB'
+  except OSError as e:
+    raise DataError(f'{files[0]}: not a readable image ({e})') from e
+  listing = [(str(f.relative_to(path)), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+  identity = {'folder': str(path.resolve()), 'files': listing, 'mode': mode, 'resolution': resolution}
+  return _prepared(identity, files, functools.partial(_decode_file, resolution=resolution, mode=mode), str(path))
+
+
+def _prepared(identity: dict, items: list, decode: Callable, origin: str) -> tuple[np.ndarray, np.ndarray | None]:
+  try:
+    return prepared(identity, items, decode, origin)
+  except ValueError as e:  # DataError included
+    raise DataError(str(e)) from e
 
 
 def _online(host: str = 'storage.googleapis.com') -> bool:
@@ -240,6 +253,7 @@ def _online(host: str = 'storage.googleapis.com') -> bool:
 
 
 def _tfds(spec: str, resolution: int, seed: int) -> ImageSource:
+  """A split of tensorflow-datasets, prepared once into the cache (jaxgan.prepared)."""
   name, _, split = spec.partition(':')
   split = split or 'train'
   try:
@@ -269,17 +283,24 @@ def _tfds(spec: str, resolution: int, seed: int) -> ImageSource:
   if key is None:
     raise DataError(f'tfds:{spec} has no image feature (features: {", ".join(first)})')
 
-  def read(indices: np.ndarray) -> np.ndarray:
-    # One item at a time: batched reads (__getitems__) fail under tfds' mock.
-    return np.stack(
-      [fit_image(_as_nhwc(np.asarray(source[int(i)][key])[None], f'tfds:{spec}')[0], resolution) for i in indices]
-    )
-
-  def read_labels(indices: np.ndarray) -> np.ndarray:
-    return np.array([int(source[int(i)]['label']) for i in indices], np.int64)
-
   labelled = 'label' in first and np.ndim(first['label']) == 0
-  return ImageSource(read, size, read(np.zeros(1, np.int64)).shape[1:], seed, read_labels if labelled else None)
+
+  def decode(index: int) -> tuple[np.ndarray, int | None]:
+    example = source[index]  # one item at a time: batched reads (__getitems__) fail under tfds' mock
+    image = fit_image(_as_nhwc(np.asarray(example[key])[None], f'tfds:{spec}')[0], resolution)
+    return image, int(example['label']) if labelled else None
+
+  info = getattr(source, 'dataset_info', None)
+  identity = {
+    'tfds': name,
+    'split': split,
+    'version': str(getattr(info, 'version', '')),
+    'data_dir': str(getattr(info, 'data_dir', '')),
+    'size': size,
+    'resolution': resolution,
+  }
+  images, labels = _prepared(identity, range(size), decode, f'tfds:{spec}')
+  return ImageSource(images, seed, labels)
 
 
 def make_source(data: DataConfig, seed: int) -> Source:
@@ -301,7 +322,7 @@ def make_source(data: DataConfig, seed: int) -> Source:
     images, labels = _npz(path)
     return _in_memory(images, data.resolution, seed, spec, labels)
   if path.is_dir():
-    return _in_memory(_folder(path, data.resolution), data.resolution, seed, spec)
+    return ImageSource(_folder(path, data.resolution)[0], seed)
   if path.exists():
     raise DataError(f'{spec}: not a data source; give a .npz file of images or a folder of PNG / JPEG files')
   if '/' in spec or path.suffix:

@@ -45,6 +45,7 @@ from jaxgan.config import SCORE_RESULTS, Config, DataConfig, EvalConfig, score_r
 from jaxgan.data import DataError, ImageSource, make_source, subset
 from jaxgan.metrics import scores
 from jaxgan.mixtures import MIXTURES
+from jaxgan.prepared import cache_dir
 from jaxgan.state import GANState, generate, step_of
 from jaxgan.writer import write_atomically
 
@@ -58,11 +59,6 @@ _PARAMETERS = {'kid': {'subsets': 100, 'subset_size': 1000}, 'pr': {'k': 3}, 'dc
 
 class EvalError(ValueError):
   """Scores that cannot be computed as asked (no weights, no labels, unusable images)."""
-
-
-def cache_dir() -> Path:
-  """$JAXGAN_CACHE, or ~/.cache/jaxgan: the classifiers and the reference features."""
-  return Path(os.environ.get('JAXGAN_CACHE', Path.home() / '.cache' / 'jaxgan')).expanduser()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,7 +93,7 @@ def classifier_extractor(reference: ImageSource, reference_spec: str) -> Extract
   """The domain classifier of a labelled reference, trained once and cached (jaxgan.metrics.classifier)."""
   from jaxgan.metrics import classifier as classifier_lib
 
-  if reference.read_labels is None:
+  if reference.labels is None:
     raise EvalError(
       f'{reference_spec} has no labels for the classifier extractor; give labelled data (an npz with labels, '
       'digits, tfds with a label) or use the inception extractor (--extractor inception)'
@@ -337,7 +333,7 @@ class Evaluation:
 
 
 def _extractor(kind: str, source: ImageSource, spec: str) -> Extractor:
-  if kind == 'classifier' or (kind == 'auto' and source.read_labels is not None):
+  if kind == 'classifier' or (kind == 'auto' and source.labels is not None):
     return classifier_extractor(source, spec)
   if kind == 'inception':
     return inception_extractor()
@@ -473,7 +469,7 @@ def evaluate_images(real: str | os.PathLike, fake: str | os.PathLike | np.ndarra
       array = _as_nhwc(fake, 'fake')
     except DataError as e:
       raise EvalError(str(e)) from e
-    fake_source = ImageSource(lambda indices: array[indices], len(array), array.shape[1:], 0)
+    fake_source = ImageSource(array, 0)
     fake = f'an array of {len(array)} images'
   else:
     fake_source = _reference_source(str(fake), 0)

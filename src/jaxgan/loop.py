@@ -1,7 +1,7 @@
 """The training loop: `train(config, workdir)` and `sweep(config, members, workdir)`, for the CLI and notebooks.
 
 It writes into the workdir:
-  config.json       the resolved config; run.json, the shape of one sample;
+  config.json       the resolved config; run.json, the shape of one sample and the data pipeline taken;
   metrics.jsonl     one JSON object per logged step (`train/...`, `optim/...`, `eval/...`, `perf/...`);
   tensorboard/      the same as TensorBoard event files, and sample grids;
   checkpoints/      orbax checkpoints of the whole state, every train.checkpoint_every steps;
@@ -57,6 +57,7 @@ from jaxgan.data import DataError, MixtureSource, NormalSource, Source, make_sou
 from jaxgan.eval1d import Evaluator1D
 from jaxgan.eval2d import Evaluator2D
 from jaxgan.evaluation import EvalError, Evaluation, Scoring
+from jaxgan.pipeline import Feed
 from jaxgan.samples import SampleGrids
 from jaxgan.state import GANState, create_population, create_state, learning_rates, step_of
 from jaxgan.state import member as member_of
@@ -66,7 +67,16 @@ from jaxgan.writer import MetricWriter, read_metrics, write_atomically
 
 _PIECE = 100  # steps whose batches one-dispatch-a-step training reads at once
 # Keys that may change when a run resumes: they steer the loop, not the game.
-_RUN_CONTROL = {'train.steps', 'train.log_every', 'train.checkpoint_every', 'train.sample_every', 'train.max_seconds'}
+_RUN_CONTROL = {
+  'train.steps',
+  'train.log_every',
+  'train.checkpoint_every',
+  'train.sample_every',
+  'train.max_seconds',
+  'data.pipeline',  # both pipelines give the same batches
+  'data.device_budget_gb',
+  'data.workers',
+}
 
 
 class Interrupted(KeyboardInterrupt):
@@ -144,14 +154,17 @@ def _run(
   try:
     with stop.handling_signals(), _held(workdir), _output_dir(workdir) as out:
       before = workdir_lib.run_files(workdir)  # a failed start removes only what it added
+      feed = None
       try:
+        feed = _feed(config, configs)
+        stop.check_not_stopped()
         scores, no_scores = _prepared_scores(config)  # before the timing: a classifier may be trained first
         fitted = _fitted_steps(workdir, config)
         if workdir_lib.read_config(workdir) is None and configs is None and t.max_seconds:
-          fitted = _fit_to_time(config, stop)
+          fitted = _fit_to_time(config, feed, stop)
         if fitted:
           config = config_lib.override_value(config, 'train.steps', fitted['fitted'])
-        run = _open_run(config, configs, workdir, extend, stop.check_not_stopped)
+        run = _open_run(config, configs, feed, workdir, extend, stop.check_not_stopped)
         if no_scores:
           _note(no_scores)
         if run.replaced:
@@ -163,7 +176,8 @@ def _run(
           return finished
         _write_json(out / 'config.json', config_lib.to_dict(config))
         fit = {'steps_fitted_to_time': fitted} if fitted else {}
-        _write_json(out / 'run.json', {'sample_shape': list(run.sources[0].sample_shape), **fit})
+        pipeline = {'data_pipeline': feed.describe()} if feed.describe() else {}
+        _write_json(out / 'run.json', {'sample_shape': list(feed.sources[0].sample_shape), **pipeline, **fit})
         if configs:
           _write_json(out / population.MEMBERS_FILE, population.normalized(members, configs))
         stop.check_not_stopped()
@@ -173,6 +187,9 @@ def _run(
           with stop.deferred():  # whole, even at a second Ctrl-C
             workdir_lib.remove_run(workdir, keep=before, ending=True, created=created)
         raise
+      finally:
+        if feed:
+          feed.close()
   except BaseException as e:
     reported = _reported(e, config, workdir)
     if reported is e:
@@ -181,11 +198,10 @@ def _run(
 
 
 class _Run(NamedTuple):
-  """An opened run: its data, mesh, checkpoints and the state to go on from."""
+  """An opened run: its data (and mesh), checkpoints and the state to go on from."""
 
-  sources: list[Source]  # one; or a sweep's, one per member when they draw their own batches
+  feed: Feed  # its sources: one; or a sweep's, one per member when they draw their own batches
   configs: list[Config] | None  # a sweep's members' configs
-  mesh: jax.sharding.Mesh | None
   checkpoints: Checkpointer
   state: GANState  # a sweep's: every leaf with a leading member axis
   replaced: bool  # the workdir held a run that never saved a trained step, now removed
@@ -308,26 +324,14 @@ def _check_plan(saved: Config, config: Config, step: int, extend: bool, workdir:
   return f'{verb} {workdir} from {before} to {after} steps: the {schedule} schedule now spans {after} ({change})'
 
 
-def _open_run(
-  config: Config, configs: list[Config] | None, workdir: Path, extend: bool, check_not_stopped: Callable[[], None]
-) -> _Run:
-  """The run's data, mesh, checkpoints and the state to start from (the latest checkpoint's, or fresh).
-
-  Writes nothing of the run but the checkpoints folder; moves unreadable
-  checkpoints aside, and removes a run that never saved a trained step (it
-  starts afresh). Calls check_not_stopped between its long parts.
-  """
+def _feed(config: Config, configs: list[Config] | None) -> Feed:
+  """The run's real batches, from its data source (a sweep's members' own, where they draw their own batches),
+  on its mesh where there are several devices: the batch split over them, the state replicated
+  (jaxgan.parallel); a sweep's members split over them first."""
   t = config.train
   own_batches = configs is not None and t.member_batches == 'own'
   if configs is not None and jax.process_count() > 1:
     raise RunError('a sweep runs in one process (on all its devices); run it on one host')
-  try:
-    sources = [make_source(c.data, c.train.seed) for c in (configs if own_batches else [config])]
-  except DataError as e:
-    raise RunError(str(e)) from e
-  check_not_stopped()
-  # Several devices: the batch split over them, the state replicated (jaxgan.parallel); a sweep's members
-  # split over them first.
   mesh = None
   if jax.device_count() > 1:
     mesh = parallel.population_mesh(len(configs)) if configs else parallel.data_mesh()
@@ -336,6 +340,28 @@ def _open_run(
       raise RunError(
         f'train.batch_size: batch of {t.batch_size} does not split over {rows} devices; make it a multiple of {rows}'
       )
+  try:
+    sources = [make_source(c.data, c.train.seed) for c in (configs if own_batches else [config])]
+    return Feed(sources, config.data, t.batch_size * config.game.d_steps, mesh, sweeping=configs is not None)
+  except DataError as e:
+    raise RunError(str(e)) from e
+
+
+def _open_run(
+  config: Config,
+  configs: list[Config] | None,
+  feed: Feed,
+  workdir: Path,
+  extend: bool,
+  check_not_stopped: Callable[[], None],
+) -> _Run:
+  """The run's checkpoints and the state to start from (the latest checkpoint's, or fresh).
+
+  Writes nothing of the run but the checkpoints folder; moves unreadable
+  checkpoints aside, and removes a run that never saved a trained step (it
+  starts afresh). Calls check_not_stopped between its long parts.
+  """
+  t, mesh = config.train, feed.mesh
   saved = workdir_lib.read_config(workdir)
   if saved is None and (present := workdir_lib.run_files(workdir)):
     names = ', '.join(sorted(present))
@@ -357,7 +383,7 @@ def _open_run(
     _check_same_game(saved, config, workdir)
     _check_same_members(population.read_members(workdir), configs, workdir)
   checkpoints = Checkpointer(workdir / 'checkpoints')
-  shape = sources[0].sample_shape
+  shape = feed.sources[0].sample_shape
   if configs is None:
     fresh = create_state(config, _init_key(config), shape)
     fresh = parallel.replicate(fresh, mesh) if mesh else fresh  # restored arrays take the target's sharding
@@ -371,15 +397,16 @@ def _open_run(
     if saved:
       raise RunError(f'{workdir} holds a run but no readable checkpoint to resume; choose a new --workdir')
     state = fresh
-  run = _Run(sources, configs, mesh, checkpoints, state, replaced)
+  run = _Run(feed, configs, checkpoints, state, replaced)
   if saved and run.step:
     plan = _check_plan(saved, config, run.step, extend, workdir)
     notes += [plan] if plan else [f'resuming from step {run.step}'] if run.step < t.steps else []
   try:
-    for source in sources:  # the data serves this run's batches
-      source.batches(run.step, 1, t.batch_size * config.game.d_steps)
+    feed.check(run.step)  # the data serves this run's batches
   except DataError as e:
     raise RunError(str(e)) from e
+  if feed.kind == 'stream':  # slower than the device's, so said (run.json says which it took, either way)
+    notes.append(feed.describe())
   for note in notes:
     _note(note)
   return run
@@ -391,7 +418,7 @@ _TIMED_STEPS = 20  # steps timed to fit train.steps to train.max_seconds
 _TIME_MARGIN, _FINISHING_SECONDS = 0.9, 5.0
 
 
-def _fit_to_time(config: Config, stop: '_Stop') -> dict[str, int] | None:
+def _fit_to_time(config: Config, feed: Feed, stop: '_Stop') -> dict[str, int] | None:
   """{'asked': train.steps, 'fitted': fewer steps} so that a decaying schedule ends within train.max_seconds,
   or None if the steps fit (or the schedule is constant: the run stops at the deadline, resumable).
 
@@ -404,18 +431,14 @@ def _fit_to_time(config: Config, stop: '_Stop') -> dict[str, int] | None:
   t = config.train
   if jax.process_count() > 1 or config.optim.schedule == 'constant':
     return None
-  try:
-    source = make_source(config.data, t.seed)
-  except DataError as e:
-    raise RunError(str(e)) from e
-  state = create_state(config, _init_key(config), source.sample_shape)
-  rows = t.batch_size * config.game.d_steps
+  state = create_state(config, _init_key(config), feed.sources[0].sample_shape)
+  state = parallel.replicate(state, feed.mesh) if feed.mesh else state
   run_steps = train_steps if t.scan else _step_by_step
   compile_start = time.perf_counter()
-  state, _ = run_steps(state, source.batches(0, _TIMED_STEPS, rows))
+  state, _ = run_steps(state, *feed(0, _TIMED_STEPS))
   jax.block_until_ready(state)
   timed_start = time.perf_counter()
-  state, _ = run_steps(state, source.batches(_TIMED_STEPS, _TIMED_STEPS, rows))
+  state, _ = run_steps(state, *feed(_TIMED_STEPS, _TIMED_STEPS))
   jax.block_until_ready(state)
   now = time.perf_counter()
   per_step = (now - timed_start) / _TIMED_STEPS
@@ -558,20 +581,13 @@ def _loop(
   config: Config, run: _Run, out: Path, progress: bool, start_time: float, stop: _Stop, scores: Evaluation | None
 ) -> dict[str, Any]:
   t = config.train
-  mesh, checkpoints, state = run.mesh, run.checkpoints, run.state
+  checkpoints, state = run.checkpoints, run.state
   members = run.configs or [config]  # a single run: one member, its state without a member axis
   sweeping = run.configs is not None
-  rows = t.batch_size * config.game.d_steps
-  local_rows = parallel.process_rows(rows) if mesh and not sweeping else None
 
-  def batches(start: int, num_steps: int) -> Any:
+  def batches(start: int, num_steps: int) -> tuple[Any, jax.Array | None]:
     try:
-      parts = [source.batches(start, num_steps, rows) for source in run.sources]
-      if len(parts) > 1:  # each member's own: [K, M, B, ...]
-        parts = [(jnp if isinstance(parts[0], jax.Array) else np).stack(parts, axis=1)]
-      if mesh and sweeping:
-        return parallel.shard_population_batches(parts[0], mesh, own=len(run.sources) > 1)
-      return parallel.shard_batches(parts[0][:, local_rows], mesh) if mesh else parts[0]
+      return run.feed(start, num_steps)
     except DataError as e:
       raise RunError(str(e)) from e
 
@@ -587,12 +603,12 @@ def _loop(
   def chunk_of_steps(state: GANState, start: int, end: int) -> tuple[GANState, dict[str, np.ndarray]]:
     """Steps start..end: one dispatch (train.scan), or one a step, the data read _PIECE steps at a time."""
     if t.scan:
-      state, metrics = train_steps(state, batches(start, end - start))
+      state, metrics = train_steps(state, *batches(start, end - start))
       return state, jax.device_get(metrics)
     pieces = []
     for piece_start in range(start, end, _PIECE):
       num_steps = min(_PIECE, end - piece_start)
-      state, piece = _step_by_step(state, batches(piece_start, num_steps), after_each_step)
+      state, piece = _step_by_step(state, *batches(piece_start, num_steps), after_each_step)
       pieces.append(piece)
       if len(piece['d_loss']) < num_steps or stopping():
         break
@@ -613,7 +629,7 @@ def _loop(
   finished = False
   try:
     outs = [population.member_dir(out, i) for i in range(len(members))] if sweeping else [out]
-    sources = run.sources if len(run.sources) == len(members) else run.sources * len(members)
+    sources = run.feed.sources if len(run.feed.sources) == len(members) else run.feed.sources * len(members)
     evaluators = [
       _evaluator(c, source, o, writer, i if sweeping else None, scores)
       for i, (c, source, o) in enumerate(zip(members, sources, outs, strict=True))
@@ -746,7 +762,10 @@ def _stop_together(stopped: str | None) -> str | None:
 
 
 def _step_by_step(
-  state: GANState, batches: np.ndarray, should_stop: Callable[[], Any] | None = None
+  state: GANState,
+  batches: Sequence[jax.Array] | jax.Array,
+  pool: jax.Array | None = None,
+  should_stop: Callable[[], Any] | None = None,
 ) -> tuple[GANState, dict[str, np.ndarray]]:
   """What train_steps does, one dispatch per step; metrics stacked, [K].
 
@@ -760,7 +779,7 @@ def _step_by_step(
   """
   metrics = []
   for i in range(len(batches)):  # indexing, not iterating: batches may span several processes
-    state, step_metrics = train_step(state, batches[i])
+    state, step_metrics = train_step(state, batches[i], pool)
     if metrics:
       jax.block_until_ready(metrics[-1])
     metrics.append(step_metrics)

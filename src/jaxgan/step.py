@@ -20,8 +20,14 @@ after each update.
 
 Randomness: round t draws from fold_in(state.key, t), so a resumed run draws
 exactly what an uninterrupted one does.
+
+Real batches come as samples, or as uint8 images that the step maps to
+[-1, 1], or as indices into a pool of samples or images held on the device
+(jaxgan.pipeline's device-resident data): the step gathers its own batch, and
+the host sends only the indices.
 """
 
+import functools
 from collections.abc import Callable
 
 import jax
@@ -146,8 +152,15 @@ def _generator_gradients(
   return grads, {'g_loss': loss, 'grad_norm_g': optax.tree.norm(grads)}
 
 
+def real_samples(batch: jax.Array, pool: jax.Array | None = None) -> jax.Array:
+  """The real samples a round trains on: `batch`, or pool[batch] where batch holds indices into a pool; uint8
+  images mapped to [-1, 1] in float32."""
+  samples = batch if pool is None else pool[batch]
+  return samples.astype(jnp.float32) / 127.5 - 1.0 if samples.dtype == jnp.uint8 else samples
+
+
 def _round(state: GANState, batch: jax.Array) -> tuple[GANState, Metrics]:
-  """One round of the game: train_step, uncompiled."""
+  """One round of the game on real samples `batch`: train_step, uncompiled."""
   d_key, g_key, input_key = _step_keys(state)
   d_steps = state.game.d_steps
   if batch.shape[1:] != state.sample_shape:
@@ -197,8 +210,14 @@ def _any_round(state: GANState, batch: jax.Array) -> tuple[GANState, Metrics]:
   return (_population_round if state.step.ndim else _round)(state, batch)
 
 
-_round_jit = jax.jit(_any_round, donate_argnums=0)
-_rounds_jit = jax.jit(lambda state, batches: jax.lax.scan(_any_round, state, batches), donate_argnums=0)
+@functools.partial(jax.jit, donate_argnums=0)
+def _round_jit(state: GANState, batch: jax.Array, pool: jax.Array | None) -> tuple[GANState, Metrics]:
+  return _any_round(state, real_samples(batch, pool))
+
+
+@functools.partial(jax.jit, donate_argnums=0)
+def _rounds_jit(state: GANState, batches: jax.Array, pool: jax.Array | None) -> tuple[GANState, Metrics]:
+  return jax.lax.scan(lambda state, batch: _any_round(state, real_samples(batch, pool)), state, batches)
 
 
 def _check_not_donated(state: GANState) -> None:
@@ -209,14 +228,16 @@ def _check_not_donated(state: GANState) -> None:
     )
 
 
-def train_step(state: GANState, batch: jax.Array) -> tuple[GANState, Metrics]:
+def train_step(state: GANState, batch: jax.Array, pool: jax.Array | None = None) -> tuple[GANState, Metrics]:
   """One round of the game, compiled once; `state` is donated (use the one returned).
 
   Args:
     state: the game before the round; or a population (jaxgan.state.create_population), every leaf with a
       leading member axis [M], whose members then play their rounds side by side (vmapped).
-    batch: real samples [d_steps * B, *sample_shape], B per discriminator update; for a population, shared
-      by all members, or [M, d_steps * B, *sample_shape], each member's own.
+    batch: real samples [d_steps * B, *sample_shape], B per discriminator update (uint8 images are mapped to
+      [-1, 1]); for a population, shared by all members, or [M, d_steps * B, *sample_shape], each member's own.
+      With `pool`, integer indices into it of that shape without the sample axes.
+    pool: samples or uint8 images [N, *sample_shape] on the device that `batch` indexes, or None.
 
   Returns:
     The state after the round and its scalar metrics: d_loss, g_loss, d_real
@@ -224,10 +245,11 @@ def train_step(state: GANState, batch: jax.Array) -> tuple[GANState, Metrics]:
     discriminator's are means over its d_steps updates. A population's are [M].
   """
   _check_not_donated(state)
-  return _round_jit(state, batch)
+  return _round_jit(state, batch, pool)
 
 
-def train_steps(state: GANState, batches: jax.Array) -> tuple[GANState, Metrics]:
-  """len(batches) rounds in one dispatch (`lax.scan`); `state` is donated; metrics stacked, [K] ([K, M])."""
+def train_steps(state: GANState, batches: jax.Array, pool: jax.Array | None = None) -> tuple[GANState, Metrics]:
+  """len(batches) rounds in one dispatch (`lax.scan`), batches as train_step's batch with a leading step axis;
+  `state` is donated; metrics stacked, [K] ([K, M])."""
   _check_not_donated(state)
-  return _rounds_jit(state, batches)
+  return _rounds_jit(state, batches, pool)

@@ -21,7 +21,10 @@ it prints, in images/s on this device:
   * host: what the host alone gathers a second, as uint8 images (the stream's work) and as float batches
     (the work of every step of jaxgan-train before the pipelines);
 
-and the ratio of each pipeline to the synthetic step (target: at least 0.95). Then a folder of 2,000 JPEGs of
+and the ratio of each pipeline to the synthetic step (target: at least 0.95). Whole runs one after another
+meet this machine's noise (a few percent between runs of the same code), so `alternating` adds the ratio of
+the loop's own stepping on the device pipeline to the synthetic step, timed in alternating rounds in one
+process, both compiled first. Then a folder of 2,000 JPEGs of
 CelebA's size (178x218) at data.resolution=64: the first start (decoding into the preparation cache) against
 the second (target: at least 10x faster). Times are of this machine: compare the ratios (CPU model printed).
 """
@@ -42,6 +45,8 @@ from bench import device_name
 from jaxgan import config as config_lib
 from jaxgan.config import DataConfig
 from jaxgan.data import make_source
+from jaxgan.loop import _step_by_step
+from jaxgan.pipeline import Feed
 from jaxgan.state import create_state
 from jaxgan.step import train_step
 
@@ -65,6 +70,30 @@ def synthetic_rates(config: config_lib.Config, shape: tuple[int, ...], steps: in
     jax.block_until_ready((state, metrics))
     rates.append(steps * config.train.batch_size / (time.perf_counter() - start))
   return rates
+
+
+def alternating_ratio(config: config_lib.Config, steps: int, rounds: int = 5) -> float:
+  """The loop's stepping (jaxgan.loop's one dispatch a step, its batches from the device pipeline) against the
+  synthetic step, in alternating rounds of `steps` steps, both compiled first: the ratio of their medians."""
+  source = make_source(config.data, 0)
+  rows = config.train.batch_size * config.game.d_steps
+  feed = Feed([source], config_lib.override(config, 'data.pipeline=device').data, rows, None, sweeping=False)
+  synthetic = create_state(config, jax.random.key(0), source.sample_shape)
+  piped = create_state(config, jax.random.key(0), source.sample_shape)
+  batch = jax.random.uniform(jax.random.key(1), (rows, *source.sample_shape), minval=-1, maxval=1)
+  synthetic, _ = train_step(synthetic, batch)
+  piped, _ = _step_by_step(piped, *feed(0, 1))
+  rates = {'synthetic': [], 'piped': []}
+  for r in range(rounds):
+    start = time.perf_counter()
+    for _ in range(steps):
+      synthetic, metrics = train_step(synthetic, batch)
+    jax.block_until_ready(metrics)
+    rates['synthetic'].append(1 / (time.perf_counter() - start))
+    start = time.perf_counter()
+    piped, _ = _step_by_step(piped, *feed(1 + r * steps, steps))
+    rates['piped'].append(1 / (time.perf_counter() - start))
+  return statistics.median(rates['piped']) / statistics.median(rates['synthetic'])
 
 
 def loop_rate(config: config_lib.Config, workdir: Path) -> float:
@@ -105,6 +134,7 @@ def measure(recipe: str, data: str, batch: int | None, steps: int, folder: Path)
     row[pipeline] = loop_rate(piped, folder / f'{recipe}-{config.train.batch_size}-{pipeline}')
   row['synthetic'] = statistics.median(synthetic + synthetic_rates(config, shape, log_every))  # before and after
   row['host_uint8'], row['host_float'] = host_rates(config)
+  row['alternating'] = alternating_ratio(config, log_every)
   return row
 
 
@@ -140,7 +170,7 @@ def main() -> None:
     folder = Path(scratch)
     os.environ['JAXGAN_CACHE'] = str(folder / 'cache')  # the preparation cache starts empty
     header = f'{"recipe":10} {"batch":>5} {"synthetic":>10} {"device":>9} {"stream":>9} {"host u8":>9} {"host f32":>9}'
-    print(f'{header}   device/synthetic  stream/synthetic   (images/s)')
+    print(f'{header}   device/synthetic  stream/synthetic  alternating   (images/s)')
     for recipe in args.recipes:
       data = 'digits' if recipe == 'digits' else str(folder / f'{recipe}.npz')
       if recipe in SHAPES:
@@ -158,7 +188,8 @@ def main() -> None:
         print(
           f'{recipe:10} {row["batch"]:5d} {row["synthetic"]:10.0f} {row["device"]:9.0f} {row["stream"]:9.0f} '
           f'{row["host_uint8"]:9.0f} {row["host_float"]:9.0f}   '
-          f'{row["device"] / row["synthetic"]:16.3f} {row["stream"] / row["synthetic"]:17.3f}',
+          f'{row["device"] / row["synthetic"]:16.3f} {row["stream"] / row["synthetic"]:17.3f} '
+          f'{row["alternating"]:12.3f}',
           flush=True,
         )
       if mock:

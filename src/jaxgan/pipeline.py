@@ -78,7 +78,8 @@ class _StepImages:
     self.__dict__.update(state)
     if mapped:
       self.source = ImageSource(np.load(mapped, mmap_mode='r'), self.source.seed)
-      assert self.source.size == size
+      if self.source.size != size:
+        raise DataError(f'{mapped} changed while the run streamed from it ({size} images, now {self.source.size})')
 
   def __call__(self, step: int) -> np.ndarray:
     return self.source.images[self.source.indices(step, 1, self.rows)[0, self.local_rows]]

@@ -20,7 +20,17 @@ def _cache_of_this_session(tmp_path_factory):
   commands they run), never in the user's ~/.cache/jaxgan."""
   with pytest.MonkeyPatch.context() as patch:
     patch.setenv('JAXGAN_CACHE', str(tmp_path_factory.mktemp('jaxgan-cache')))
-    # No persistent XLA cache: in-process CLI runs would switch it on for every later compile of the session (and
-    # write to ~/.cache); test_cli's own test of the cache turns it on in a subprocess.
-    patch.setenv('JAXGAN_COMPILATION_CACHE', 'off')
+    # The commands that tests run as subprocesses share one compilation cache of this session; in this process,
+    # in-process CLI runs leave the persistent cache off (it would stay on for every later compile here).
+    patch.setenv('JAXGAN_COMPILATION_CACHE', str(tmp_path_factory.mktemp('xla-cache')))
+    patch.setattr('jaxgan.cli._enable_compilation_cache', lambda: None)
     yield
+
+
+@pytest.fixture(autouse=True, scope='module')
+def _compiled_programs_released():
+  """Each test module's compiled programs are released after it. A session that kept all of them crashed twice
+  inside XLA's CPU compiler (SIGSEGV) late in the run, at different tests; each program holds memory maps (about
+  three for a small one), under the kernel's limit of 65,530 a process."""
+  yield
+  jax.clear_caches()

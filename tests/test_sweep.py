@@ -150,7 +150,8 @@ def test_sweep_writes_ranked_members_and_resumes_exactly(tmp_path):
   assert (workdir / 'members.png').exists()
   # Stopped after 20 steps and resumed: the same population, bit for bit.
   jaxgan.sweep(small('optim.schedule=constant', 'train.steps=20'), MEMBERS, tmp_path / 'parts', progress=False)
-  jaxgan.sweep(config, MEMBERS, tmp_path / 'parts', progress=False)
+  resumed = jaxgan.sweep(config, MEMBERS, tmp_path / 'parts', progress=False)
+  assert [m['js_divergence'] for m in resumed['members']] == [m['js_divergence'] for m in summary['members']]
   for a, b in zip(
     _leaves(_population(workdir, config, MEMBERS)),
     _leaves(_population(tmp_path / 'parts', config, MEMBERS)),

@@ -148,17 +148,18 @@ def test_ring8_run_is_scored_and_drawn(tmp_path):
 
   # A run resumed at step 30 finds the panels of steps 20 and 40 in the workdir, and keeps only that of 20.
   source = make_source(config.data, seed=0)
-  evaluator = Evaluator2D(config.eval, source, jax.random.key(0), 40, tmp_path)
-  assert [p['step'] for p in evaluator.panels] == [20, 40]
-  panel = evaluator.panels[-1]
+  evaluator = Evaluator2D(config.eval, source, jax.random.key(0)[None], 40, [tmp_path])
+  assert [p['step'] for p in evaluator.panels[0]] == [20, 40]
+  panel = evaluator.panels[0][-1]
   assert panel['modes_covered'] == rows[-1]['eval/modes_covered']  # the same fixed-key samples
   assert panel['samples'].shape == (mixtures.NUM_EVAL_SAMPLES, 2) and panel['d'].shape == panel['d_star'].shape
   assert np.all((panel['d'] >= 0) & (panel['d'] <= 1))  # non_saturating: a probability
   d_star = panel['d_star'][np.isfinite(panel['d_star'])]
   assert d_star.size and np.all((d_star >= 0) & (d_star <= 1))
-  scores = evaluator(jaxgan.create_state(config, jax.random.key(0), (2,)), 30)
-  assert set(scores) == {'modes_covered', 'high_quality_fraction', 'mode_kl'}
-  assert [p['step'] for p in evaluator.panels] == [20]
+  state = jaxgan.create_state(config, jax.random.key(0), (2,))
+  scores = evaluator(jax.tree.map(lambda leaf: leaf[None], state), 30, [0])
+  assert set(scores[0]) == {'modes_covered', 'high_quality_fraction', 'mode_kl'}
+  assert [p['step'] for p in evaluator.panels[0]] == [20]
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ modes.png, the final samples over the modes.
 
 import functools
 import string
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ from jaxgan.config import EvalConfig
 from jaxgan.data import MixtureSource
 from jaxgan.losses import PROBABILISTIC
 from jaxgan.mixtures import Mixture
-from jaxgan.state import GANState, discriminate, generate
+from jaxgan.state import GANState, discriminate, each_member, generate, step_of
 from jaxgan.writer import read_panels, write_panels
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ _GRID_SIDE = 200  # points per side of the density and D images
 _KDE_SAMPLES = 20_000  # generator samples behind the estimate of p_g
 # D* is a ratio of densities: drawn where p_r + p_g exceeds this fraction of its maximum (noise elsewhere).
 _NEGLIGIBLE = 1e-3
+_KDES_AT_ONCE = 8  # members whose p_g is estimated at once: some 100 MB each (jaxgan.mixtures.kde_density)
 
 
 def _window(mixture: Mixture) -> tuple[float, float]:
@@ -55,68 +57,82 @@ def _grid(mixture: Mixture) -> np.ndarray:
 
 
 @functools.partial(jax.jit, static_argnums=2)
-def _scores(state: GANState, key: jax.Array, mixture: Mixture) -> tuple[jax.Array, dict[str, jax.Array]]:
-  """NUM_EVAL_SAMPLES EMA-generator samples [N, 2] and their mode metrics."""
-  samples = generate(state, state.sample_latent(key, mixtures.NUM_EVAL_SAMPLES))
-  return samples, mixtures.mode_metrics(samples, mixture)
+def _scores(population: GANState, keys: jax.Array, mixture: Mixture) -> tuple[jax.Array, dict[str, jax.Array]]:
+  """Each member's NUM_EVAL_SAMPLES EMA-generator samples [M, N, 2] and their mode metrics [M]."""
+
+  def one(state: GANState, key: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
+    samples = generate(state, state.sample_latent(key, mixtures.NUM_EVAL_SAMPLES))
+    return samples, mixtures.mode_metrics(samples, mixture)
+
+  return each_member(one, population, keys)
 
 
 @functools.partial(jax.jit, static_argnums=2)
-def _maps(state: GANState, key: jax.Array, mixture: Mixture) -> tuple[jax.Array, jax.Array]:
-  """D and D* [S, S] on the plotting grid; D* is NaN where p_r + p_g is negligible."""
-  x = _grid(mixture)
-  d = discriminate(state, jnp.asarray(x))
-  if state.game.objective in PROBABILISTIC:
-    d = jax.nn.sigmoid(d)
-  samples = generate(state, state.sample_latent(key, _KDE_SAMPLES))
-  # A kernel narrower than the modes: it widens a perfect generator's modes by sqrt(1.25), so D* there is
-  # 0.56 at a mode's center rather than 1/2, with a few percent of sampling noise.
-  p_real, p_gen = mixtures.density(mixture, x), mixtures.kde_density(samples, x, mixture.std / 2)
-  total = p_real + p_gen
-  d_star = jnp.where(total > _NEGLIGIBLE * total.max(), theory.optimal_discriminator(p_real, p_gen), jnp.nan)
-  return d.reshape(_GRID_SIDE, _GRID_SIDE), d_star.reshape(_GRID_SIDE, _GRID_SIDE)
+def _maps(population: GANState, keys: jax.Array, mixture: Mixture) -> tuple[jax.Array, jax.Array]:
+  """Each member's D and D* [M, S, S] on the plotting grid; D* is NaN where p_r + p_g is negligible."""
+  x = jnp.asarray(_grid(mixture))
+  p_real = mixtures.density(mixture, x)
 
+  def one(state: GANState, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+    d = discriminate(state, x)
+    if state.game.objective in PROBABILISTIC:
+      d = jax.nn.sigmoid(d)
+    samples = generate(state, state.sample_latent(key, _KDE_SAMPLES))
+    # A kernel narrower than the modes: it widens a perfect generator's modes by sqrt(1.25), so D* there is
+    # 0.56 at a mode's center rather than 1/2, with a few percent of sampling noise.
+    p_gen = mixtures.kde_density(samples, x, mixture.std / 2)
+    total = p_real + p_gen
+    d_star = jnp.where(total > _NEGLIGIBLE * total.max(), theory.optimal_discriminator(p_real, p_gen), jnp.nan)
+    return d.reshape(_GRID_SIDE, _GRID_SIDE), d_star.reshape(_GRID_SIDE, _GRID_SIDE)
 
-def _as_floats(scores: dict[str, jax.Array]) -> dict[str, float]:
-  return {name: float(value) for name, value in scores.items()}
+  return each_member(one, population, keys, at_once=_KDES_AT_ONCE)
 
 
 class Evaluator2D:
-  """Scores a 2-D mixture game by the mode-collapse protocol and draws its panels."""
+  """Scores the members of a population of 2-D mixture games (a single run: a population of one) by the
+  mode-collapse protocol and draws their panels: what runs on the device runs for all members at once."""
 
-  def __init__(self, config: EvalConfig, source: MixtureSource, key: jax.Array, total_steps: int, workdir: Path):
-    self.mixture, self.workdir = source.mixture, workdir
-    self.scores_key, self.kde_key = jax.random.fold_in(key, 0), jax.random.fold_in(key, 1)
+  def __init__(
+    self, config: EvalConfig, source: MixtureSource, keys: jax.Array, total_steps: int, workdirs: Sequence[Path]
+  ):
+    """keys [M]: each member's evaluation key; workdirs: where each member's pictures go."""
+    self.mixture, self.workdirs = source.mixture, list(workdirs)
+    self.scores_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, 0)
+    self.kde_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, 1)
     self.panel_steps = {round(f * total_steps) for f in config.panel_fractions}
-    self.panels = read_panels(workdir / _PANELS_FILE)  # what an earlier part of this run drew
+    self.panels = [read_panels(w / _PANELS_FILE) for w in self.workdirs]  # what an earlier part of this run drew
 
   def events(self) -> set[int]:
     """Steps the training loop must stop at: the panels."""
     return self.panel_steps
 
-  def scores(self, state: GANState) -> tuple[np.ndarray, dict[str, float]]:
-    """The fixed-key EMA-generator samples [NUM_EVAL_SAMPLES, 2] and their mode metrics."""
-    samples, scores = _scores(state, self.scores_key, self.mixture)
-    return np.asarray(samples), _as_floats(scores)
+  def scores(self, population: GANState) -> tuple[np.ndarray, list[dict[str, float]]]:
+    """Each member's fixed-key EMA-generator samples [M, NUM_EVAL_SAMPLES, 2] and mode metrics."""
+    samples, scores = jax.device_get(_scores(population, self.scores_keys, self.mixture))
+    return samples, [{name: float(v[i]) for name, v in scores.items()} for i in range(len(samples))]
 
-  def __call__(self, state: GANState, step: int) -> dict[str, float]:
-    """At a log (or stop) step: the mode metrics, and a panel if one is due."""
-    self.panels = [p for p in self.panels if p['step'] < step]  # on resuming at `step`: redone from here
-    samples, scores = self.scores(state)
+  def __call__(self, population: GANState, step: int, members: Sequence[int]) -> dict[int, dict[str, float]]:
+    """At a log (or stop) step: each of `members`' mode metrics, and its panel if one is due."""
+    samples, scores = self.scores(population)
     if step in self.panel_steps:
-      d, d_star = (np.asarray(a) for a in _maps(state, self.kde_key, self.mixture))
-      self.panels.append({'step': step, **scores, 'samples': samples, 'd': d, 'd_star': d_star})
-      write_panels(self.workdir / _PANELS_FILE, self.panels)
-    return scores
+      d, d_star = jax.device_get(_maps(population, self.kde_keys, self.mixture))
+    for i in members:
+      self.panels[i] = [p for p in self.panels[i] if p['step'] < step]  # on resuming at `step`: redone from here
+      if step in self.panel_steps:
+        self.panels[i].append({'step': step, **scores[i], 'samples': samples[i], 'd': d[i], 'd_star': d_star[i]})
+        write_panels(self.workdirs[i] / _PANELS_FILE, self.panels[i])
+    return {i: scores[i] for i in members}
 
-  def finish(self, state: GANState) -> dict[str, float]:
-    """Writes panels.png and modes.png; returns the final mode metrics."""
-    samples, scores = self.scores(state)
-    probability = state.game.objective in PROBABILISTIC
-    if self.panels:
-      _panels_figure(self.panels, self.mixture, probability).savefig(self.workdir / 'panels.png', dpi=100)
-    _modes_figure(samples, scores, self.mixture, int(state.step)).savefig(self.workdir / 'modes.png', dpi=120)
-    return scores
+  def finish(self, population: GANState, members: Sequence[int]) -> dict[int, dict[str, float]]:
+    """Writes each member's panels.png and modes.png; returns its final mode metrics."""
+    samples, scores = self.scores(population)
+    probability = population.game.objective in PROBABILISTIC
+    step = step_of(population)
+    for i in members:
+      if self.panels[i]:
+        _panels_figure(self.panels[i], self.mixture, probability).savefig(self.workdirs[i] / 'panels.png', dpi=100)
+      _modes_figure(samples[i], scores[i], self.mixture, step).savefig(self.workdirs[i] / 'modes.png', dpi=120)
+    return {i: scores[i] for i in members}
 
 
 def _scores_text(p: dict[str, Any], num_modes: int, separator: str = ', ') -> str:

@@ -591,6 +591,10 @@ def _loop(
     except DataError as e:
       raise RunError(str(e)) from e
 
+  def live() -> list[int]:
+    """The members still training: not diverged."""
+    return [i for i in range(len(members)) if i not in diverged]
+
   def stopping() -> str | None:
     """Why to stop after the step in flight: on one process, any stop request; on several, none (they stop at
     log steps, agreed by all) but a second signal."""
@@ -629,18 +633,14 @@ def _loop(
   finished = False
   try:
     outs = [population.member_dir(out, i) for i in range(len(members))] if sweeping else [out]
-    sources = run.feed.sources if len(run.feed.sources) == len(members) else run.feed.sources * len(members)
-    evaluators = [
-      _evaluator(c, source, o, writer, i if sweeping else None, scores)
-      for i, (c, source, o) in enumerate(zip(members, sources, outs, strict=True))
-    ]
     logged = read_metrics(out / 'metrics.jsonl')
-    metrics = [_last_row(logged, i if sweeping else None) for i in range(len(members))]
+    member_rows = [[r for r in logged if r.get('member') == (i if sweeping else None)] for i in range(len(members))]
+    metrics = [rows[-1] if rows else {} for rows in member_rows]
     diverged = {i: m['diverged_at_step'] for i, m in enumerate(metrics) if 'diverged_at_step' in m}
-    for i, evaluator in enumerate(evaluators):
-      evaluator(_member(state, i, sweeping), step)
+    evaluator = _evaluator(members, run.feed.sources[0], outs, writer, sweeping, scores, member_rows)
+    evaluator(_population(state, sweeping), step, live())
     stopped = None
-    events = set().union(*(e.events() for e in evaluators)) | {*range(0, t.steps, t.checkpoint_every)}
+    events = evaluator.events() | {*range(0, t.steps, t.checkpoint_every)}
     for end in _chunk_ends(step, t.steps, t.log_every, events):
       chunk_start = time.perf_counter()
       state, chunk = chunk_of_steps(state, step, end)
@@ -649,7 +649,7 @@ def _loop(
         _check_finite(chunk, step, checkpoints)
       seconds = time.perf_counter() - chunk_start
       step += done
-      for i, (member, evaluator) in enumerate(zip(members, evaluators, strict=True)):
+      for i, member in enumerate(members):
         values = {name: v[:, i] if sweeping else v for name, v in chunk.items()}
         metrics[i] = {f'train/{name}': float(np.mean(v)) for name, v in values.items()}
         metrics[i] |= {f'optim/{name}': rate for name, rate in learning_rates(member, step - 1).items()}
@@ -659,8 +659,9 @@ def _loop(
           _note(f'member {i} diverged (NaN or Inf) at step {diverged[i]}; the others go on')
         if i in diverged:
           metrics[i]['diverged_at_step'] = diverged[i]
-        else:
-          metrics[i] |= {f'eval/{name}': value for name, value in evaluator(_member(state, i, sweeping), step).items()}
+      for i, scored in evaluator(_population(state, sweeping), step, live()).items():
+        metrics[i] |= {f'eval/{name}': value for name, value in scored.items()}
+      for i in range(len(members)):
         writer.write(step, metrics[i], member=i if sweeping else None)
       stopped = _stop_together(stop.requested() if step < t.steps else None)
       if step % t.checkpoint_every == 0 or step == t.steps or stopped:
@@ -676,8 +677,9 @@ def _loop(
         **({'stopped': stopped} if stopped else {}),
       }
       summaries, logged = [], read_metrics(out / 'metrics.jsonl')
-      for i, (evaluator, o) in enumerate(zip(evaluators, outs, strict=True)):
-        figures = {} if i in diverged else evaluator.finish(_member(state, i, sweeping))
+      final = evaluator.finish(_population(state, sweeping), live())
+      for i, o in enumerate(outs):
+        figures = final.get(i, {})
         trained = {k.removeprefix('train/'): v for k, v in metrics[i].items() if k.startswith('train/')}
         summaries.append({**figures, **trained, **({'diverged_at_step': diverged[i]} if i in diverged else {})})
         _plot_losses(o, [r for r in logged if r.get('member') == (i if sweeping else None)])
@@ -692,36 +694,46 @@ def _loop(
   return summary
 
 
-def _member(state: GANState, i: int, sweeping: bool) -> GANState:
-  """Member i of a population (state itself for a single run)."""
-  return member_of(state, i) if sweeping else state
-
-
-def _last_row(rows: list[dict[str, Any]], member: int | None) -> dict[str, Any]:
-  """The last metrics row of `member` (of the single run when None), {} if none."""
-  mine = [r for r in rows if r.get('member') == member]
-  return mine[-1] if mine else {}
+def _population(state: GANState, sweeping: bool) -> GANState:
+  """The state as a population: a sweep's itself, a single run's as a population of one."""
+  return state if sweeping else jax.tree.map(lambda leaf: leaf[None], state)
 
 
 def _evaluator(
-  config: Config, source: Source, out: Path, writer: MetricWriter, member: int | None, scores: Evaluation | None
+  configs: list[Config],
+  source: Source,
+  outs: list[Path],
+  writer: MetricWriter,
+  sweeping: bool,
+  scores: Evaluation | None,
+  logged: list[list[dict[str, Any]]],
 ) -> Any:
-  """What evaluates a run (or a sweep's member) of `config` at log steps, and draws its pictures into out."""
-  out.mkdir(parents=True, exist_ok=True)
-  eval_key = jax.random.split(jax.random.key(config.train.seed))[1]
+  """What evaluates the members of a population (a single run: one) at log steps, all of them at once, and
+  draws each one's pictures into its out; logged: each member's metrics rows so far.
+
+  An evaluator has events() (the steps the loop must stop at), __call__(population, step, members) at every log
+  step and finish(population, members) at the end, each returning {member: {name: value}} for the members
+  asked (those not diverged).
+  """
+  config = configs[0]  # the members differ in nothing the evaluation reads but their seeds
+  keys = jnp.stack([jax.random.split(jax.random.key(c.train.seed))[1] for c in configs])
+  for out in outs:
+    out.mkdir(parents=True, exist_ok=True)
   t = config.train
   if isinstance(source, NormalSource):
-    return Evaluator1D(config.eval, source, eval_key, t.steps, out)
+    return Evaluator1D(config.eval, source, keys, t.steps, outs, logged)
   if isinstance(source, MixtureSource):
-    return Evaluator2D(config.eval, source, eval_key, t.steps, out)
-  grids = SampleGrids(out, writer, eval_key, t.sample_every, t.steps, member=member)
+    return Evaluator2D(config.eval, source, keys, t.steps, outs)
+  grids = SampleGrids(outs, writer, keys, t.sample_every, t.steps, sweep=sweeping)
   if scores is None:
     return grids
-  return _Together(grids, Scoring(config, scores, out, keep_best=jax.process_count() == 1))
+  keep_best = jax.process_count() == 1
+  scorers = [Scoring(c, scores, out, keep_best=keep_best) for c, out in zip(configs, outs, strict=True)]
+  return _Together(grids, _EachMember(scorers))
 
 
 class _Together:
-  """Evaluators of one run as one: their events, figures and summaries merged."""
+  """Evaluators of a population as one: their events, figures and summaries merged, member by member."""
 
   def __init__(self, *parts: Any):
     self.parts = parts
@@ -729,11 +741,32 @@ class _Together:
   def events(self) -> set[int]:
     return set().union(*(part.events() for part in self.parts))
 
-  def __call__(self, state: GANState, step: int) -> dict[str, float]:
-    return {k: v for part in self.parts for k, v in part(state, step).items()}
+  def __call__(self, population: GANState, step: int, members: Sequence[int]) -> dict[int, dict[str, float]]:
+    return _merged([part(population, step, members) for part in self.parts], members)
 
-  def finish(self, state: GANState) -> dict[str, Any]:
-    return {k: v for part in self.parts for k, v in part.finish(state).items()}
+  def finish(self, population: GANState, members: Sequence[int]) -> dict[int, dict[str, Any]]:
+    return _merged([part.finish(population, members) for part in self.parts], members)
+
+
+def _merged(results: list[dict[int, dict[str, Any]]], members: Sequence[int]) -> dict[int, dict[str, Any]]:
+  return {i: {k: v for result in results for k, v in result[i].items()} for i in members}
+
+
+class _EachMember:
+  """Evaluators of one member each, as one evaluator of the population: the image scores, which take each
+  member in turn (their extractor's batches already fill the device)."""
+
+  def __init__(self, parts: list[Any]):
+    self.parts = parts
+
+  def events(self) -> set[int]:
+    return set().union(*(part.events() for part in self.parts))
+
+  def __call__(self, population: GANState, step: int, members: Sequence[int]) -> dict[int, dict[str, float]]:
+    return {i: self.parts[i](member_of(population, i), step) for i in members}
+
+  def finish(self, population: GANState, members: Sequence[int]) -> dict[int, dict[str, Any]]:
+    return {i: self.parts[i].finish(member_of(population, i)) for i in members}
 
 
 def _finish_sweep(

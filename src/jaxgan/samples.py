@@ -1,65 +1,76 @@
 """Sample grids of image GANs from a fixed latent batch, drawn with the generator EMA."""
 
+import functools
+from collections.abc import Sequence
 from pathlib import Path
 
 import jax
 import numpy as np
 
 from jaxgan import images
-from jaxgan.state import GANState, generate
+from jaxgan.state import GANState, each_member, generate, step_of
 from jaxgan.writer import MetricWriter
 
-_generate = jax.jit(generate)
+
+@functools.partial(jax.jit, static_argnums=2)
+def _samples(population: GANState, keys: jax.Array, num: int) -> jax.Array:
+  """Each member's EMA-generator samples [M, num, ...] of latents drawn from its key."""
+  return each_member(lambda state, key: generate(state, state.sample_latent(key, num)), population, keys)
 
 
 class SampleGrids:
-  """Every `every` steps: samples/step_NNNNNNN.png and a TensorBoard image (of a sweep's `member`); GIF and
-  final grid captioned at the end."""
+  """Every `every` steps: samples/step_NNNNNNN.png and a TensorBoard image of each member of a population (a
+  single run: a population of one), from latents fixed per member; GIF and final grid captioned at the end."""
 
   def __init__(
     self,
-    workdir: Path,
-    writer: MetricWriter,
-    key: jax.Array,
+    workdirs: Sequence[Path],
+    writer: MetricWriter | None,
+    keys: jax.Array | None,
     every: int,
     total_steps: int,
     num: int = 64,
-    member: int | None = None,
+    sweep: bool = False,
   ):
-    self.dir = workdir / 'samples'
-    self.dir.mkdir(exist_ok=True)
-    self.workdir, self.writer, self.key, self.num, self.member = workdir, writer, key, num, member
+    """keys [M]: each member's latents' key; workdirs: where each member's grids go; sweep: the TensorBoard
+    images are tagged by member."""
+    self.workdirs, self.writer, self.keys, self.num, self.sweep = list(workdirs), writer, keys, num, sweep
+    for workdir in self.workdirs:
+      (workdir / 'samples').mkdir(exist_ok=True)
     self.steps = {*range(every, total_steps, every), total_steps}
 
   def events(self) -> set[int]:
     return self.steps
 
-  def grid(self, state: GANState) -> np.ndarray:
-    z = state.sample_latent(self.key, self.num)  # the same z at every step
-    return images.grid(images.to_uint8(_generate(state, z)))
+  def _draw(self, population: GANState, step: int, members: Sequence[int]) -> None:
+    if not members:
+      return
+    samples = np.asarray(_samples(population, self.keys, self.num))  # the same latents at every step
+    for i in members:
+      image = images.grid(images.to_uint8(samples[i]))
+      images.save_png(self._file(i, step), image, images.upscale_for(image.shape[0] // 8))
+      self.writer.image('samples', step, image, i if self.sweep else None)
 
-  def _draw(self, state: GANState, step: int) -> None:
-    image = self.grid(state)
-    images.save_png(self.dir / f'step_{step:07d}.png', image, images.upscale_for(image.shape[0] // 8))
-    self.writer.image('samples', step, image, self.member)
+  def _file(self, member: int, step: int) -> Path:
+    return self.workdirs[member] / 'samples' / f'step_{step:07d}.png'
 
-  def __call__(self, state: GANState, step: int) -> dict[str, float]:
+  def __call__(self, population: GANState, step: int, members: Sequence[int]) -> dict[int, dict[str, float]]:
     if step in self.steps or step == 0:
-      self._draw(state, step)
-    return {}
+      self._draw(population, step, members)
+    return {i: {} for i in members}
 
-  def finish(self, state: GANState) -> dict[str, float]:
-    """The grid of the final (or stopped-at) step, and samples.gif of all grids and samples.png of the last,
-    each captioned with its step."""
-    step = int(state.step)
-    if not (self.dir / f'step_{step:07d}.png').exists():
-      self._draw(state, step)
-    drawn = sorted((int(f.stem.removeprefix('step_')), f) for f in self.dir.glob('step_*.png'))
-    pictures = [
-      images.caption(images.read_png(f), f'step {drawn_at}')
-      for drawn_at, f in drawn
-      if drawn_at <= step  # not those of a later, interrupted part of the run
-    ]
-    images.save_gif(self.workdir / 'samples.gif', pictures)
-    images.save_png(self.workdir / 'samples.png', pictures[-1])
-    return {}
+  def finish(self, population: GANState, members: Sequence[int]) -> dict[int, dict[str, float]]:
+    """The grid of the final (or stopped-at) step, and each member's samples.gif of all its grids and
+    samples.png of the last, each captioned with its step."""
+    step = step_of(population)
+    self._draw(population, step, [i for i in members if not self._file(i, step).exists()])
+    for i in members:
+      drawn = sorted((int(f.stem.removeprefix('step_')), f) for f in self._file(i, step).parent.glob('step_*.png'))
+      pictures = [
+        images.caption(images.read_png(f), f'step {drawn_at}')
+        for drawn_at, f in drawn
+        if drawn_at <= step  # not those of a later, interrupted part of the run
+      ]
+      images.save_gif(self.workdirs[i] / 'samples.gif', pictures)
+      images.save_png(self.workdirs[i] / 'samples.png', pictures[-1])
+    return {i: {} for i in members}

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from jaxgan import models
+from jaxgan import augment, models
 from jaxgan.config import Config, ConfigError, GameConfig, ModelConfig, check_type, value_of
 from jaxgan.priors import Prior, sample_latent
 
@@ -269,8 +269,7 @@ def _initialise(
     )
     g_key, d_key, step_key = jax.random.split(key, 3)
     g = _init_player(generator, tx, g_key, jnp.zeros((1, config.model.latent_dim)), dtype, betas)
-    packed = jnp.zeros((1, *sample_shape[:-1], sample_shape[-1] * pack))
-    d = _init_player(discriminator, tx, d_key, packed, dtype, betas)
+    d = _init_player(discriminator, tx, d_key, augment.pack(jnp.zeros((pack, *sample_shape)), pack), dtype, betas)
     return GANState(
       step=jnp.zeros((), jnp.int32),
       key=step_key,
@@ -294,6 +293,13 @@ def member(population: GANState, i: int) -> GANState:
   return jax.tree.map(lambda leaf: leaf[i], population)
 
 
+def each_member(one: Callable[..., Any], population: GANState, *per_member: Any, at_once: int | None = None) -> Any:
+  """one(state, *args) of each member of a population (leaves [M, ...]), vmapped, `at_once` members at a time
+  (all by default) so that memory need not grow with M; every leaf of the result [M, ...]."""
+  members = population.step.shape[0]
+  return jax.lax.map(lambda args: one(*args), (population, *per_member), batch_size=min(members, at_once or members))
+
+
 def step_of(state: GANState) -> int:
   """The rounds trained: of one GAN, or of a population (its members train in step)."""
   return int(state.step.reshape(-1)[0])
@@ -309,4 +315,5 @@ def generate(state: GANState, z: jax.Array, *, ema: bool = True) -> jax.Array:
 def discriminate(state: GANState, x: jax.Array) -> jax.Array:
   """D's logits [B] for samples x, in inference mode; with game.pack = m, D judges m copies of each sample."""
   d = state.discriminator
-  return d.apply(d.params, d.batch_stats, jnp.concatenate([x] * state.game.pack, axis=-1), train=False)[0]
+  m = state.game.pack
+  return d.apply(d.params, d.batch_stats, augment.pack(jnp.repeat(x, m, axis=0), m), train=False)[0]

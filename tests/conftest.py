@@ -1,5 +1,7 @@
 """Shared test fixtures."""
 
+import os
+
 import jax
 import pytest
 
@@ -14,15 +16,25 @@ def strict_dtypes():
     yield
 
 
+def pytest_xdist_auto_num_workers(config):
+  """`-n auto` (the default, pyproject.toml): a worker a core, at most 4 (each holds some 5 GB)."""
+  return min(os.cpu_count() or 1, 4)
+
+
 @pytest.fixture(autouse=True, scope='session')
 def _cache_of_this_session(tmp_path_factory):
-  """Classifiers and reference features cached for this test session only (and shared by its tests and the
-  commands they run), never in the user's ~/.cache/jaxgan."""
+  """Classifiers and reference features cached for this test session only (and shared by its tests, its
+  pytest-xdist workers and the commands they run), never in the user's ~/.cache/jaxgan."""
+  # The workers' temporary folders share a parent; jaxgan writes its cache entries atomically.
+  session = tmp_path_factory.getbasetemp()
+  session = session.parent if os.environ.get('PYTEST_XDIST_WORKER') else session
+  for folder in ('jaxgan-cache', 'xla-cache'):
+    (session / folder).mkdir(exist_ok=True)
   with pytest.MonkeyPatch.context() as patch:
-    patch.setenv('JAXGAN_CACHE', str(tmp_path_factory.mktemp('jaxgan-cache')))
+    patch.setenv('JAXGAN_CACHE', str(session / 'jaxgan-cache'))
     # The commands that tests run as subprocesses share one compilation cache of this session; in this process,
     # in-process CLI runs leave the persistent cache off (it would stay on for every later compile here).
-    patch.setenv('JAXGAN_COMPILATION_CACHE', str(tmp_path_factory.mktemp('xla-cache')))
+    patch.setenv('JAXGAN_COMPILATION_CACHE', str(session / 'xla-cache'))
     patch.setattr('jaxgan.cli._enable_compilation_cache', lambda: None)
     yield
 

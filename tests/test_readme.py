@@ -1,4 +1,4 @@
-"""The README's code blocks, run as written: ```bash and ```python blocks in order, in one folder.
+"""The README's code blocks, run as written: each ```bash and ```python block, its commands in order.
 
 The ```sh blocks are the set-up and development commands: CI runs the test command itself (.ci/run).
 """
@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / 'README.md').read_text()
@@ -25,21 +26,32 @@ def test_ci_runs_the_readme_test_command():
   assert (ROOT / '.ci' / 'run').read_text().strip().splitlines()[-1] == test_command
 
 
-def test_readme_blocks_run_in_order(tmp_path):
+BLOCKS = blocks('bash', 'python')
+# What each block leaves in its folder, in the README's order.
+LEFT = [
+  ['samples.npz', 'samples.png', 'runs/from-file/summary.json'],
+  ['runs/api/summary.json'],
+  ['runs/sweep-api/results.csv'],
+  ['member0.npz'],
+  ['runs/ring8-hinge/modes.png', 'runs/digits-augment/summary.json'],
+  ['runs/grid25/panels.png'],
+  ['runs/scored/eval.json', 'runs/scored/best.json'],
+]
+
+
+def test_readme_has_these_blocks():
+  assert [language for language, _ in BLOCKS] == ['bash', 'python', 'python', 'bash', 'bash', 'bash', 'bash']
+
+
+@pytest.mark.parametrize('index', range(len(LEFT)))
+def test_readme_block_runs(index, tmp_path):
+  """Block `index` as written, in a folder of its own (the blocks share nothing; pytest-xdist's workers split
+  them): its commands in order, then what they leave."""
   rng = np.random.default_rng(0)
   np.savez(tmp_path / 'images.npz', images=rng.integers(0, 256, (256, 20, 20, 3), np.uint8))  # the user's images
-  ran = []
-  for language, code in blocks('bash', 'python'):
-    command = ['bash', '-euo', 'pipefail', '-c', code] if language == 'bash' else [sys.executable, '-c', code]
-    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, f'README block failed:\n{code}\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}'
-    ran.append(language)
-  assert ran == ['bash', 'python', 'python', 'bash', 'bash', 'bash', 'bash']
-  assert (tmp_path / 'runs' / 'scored' / 'eval.json').exists() and (tmp_path / 'runs' / 'scored' / 'best.json').exists()
-  assert (tmp_path / 'runs' / 'sweep-api' / 'results.csv').exists() and (tmp_path / 'member0.npz').exists()
-  assert (tmp_path / 'runs' / 'grid25' / 'panels.png').exists()
-  assert (tmp_path / 'runs' / 'ring8-hinge' / 'modes.png').exists()
-  assert (tmp_path / 'runs' / 'digits-augment' / 'summary.json').exists()
-  assert (tmp_path / 'samples.npz').exists() and (tmp_path / 'samples.png').exists()
-  assert (tmp_path / 'runs' / 'from-file' / 'summary.json').exists()
-  assert (tmp_path / 'runs' / 'api' / 'summary.json').exists()
+  language, code = BLOCKS[index]
+  command = ['bash', '-euo', 'pipefail', '-c', code] if language == 'bash' else [sys.executable, '-c', code]
+  result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+  assert result.returncode == 0, f'README block failed:\n{code}\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}'
+  for path in LEFT[index]:
+    assert (tmp_path / path).exists(), path

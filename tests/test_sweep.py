@@ -1,6 +1,7 @@
 """Populations: many GANs as one vmapped program, each member what it would be alone."""
 
 import csv
+import dataclasses
 import json
 import os
 import subprocess
@@ -102,6 +103,24 @@ def test_each_member_equals_its_run_alone():
     ):
       np.testing.assert_allclose(a, b, atol=1e-5)
     assert float(member.hparams['ema_decay']) == np.float32(c.game.ema_decay)
+
+
+def test_a_lazy_penalty_stays_a_branch_of_the_population_program():
+  """The members share their step, so a penalty due every k rounds stays a lax.cond of the vmapped program (a
+  batched predicate would compute it every round); the members still equal their runs alone."""
+  config = dataclasses.replace(TOY, game=dataclasses.replace(TOY.game, penalty='r1', penalty_every=2))
+  configs = _member_configs(config, [{'optim.g_lr': 1e-3, 'game.penalty_weight': 1.0}, {'optim.g_lr': 2e-3}])
+  keys = jnp.stack([jax.random.key(0), jax.random.key(1)])
+  batches = jnp.asarray(make_source(TOY.data, 0).batches(0, 6, 64))
+  population = create_population(configs, keys, (1,))
+  program = jax.jit(step_lib._population_round).lower(population, batches[0]).as_text()
+  assert program.count('stablehlo.case') == 2  # the penalty's branch and its gradient's (0 under a batched one)
+  population, metrics = step_lib.train_steps(population, batches)
+  assert np.all(metrics['d_penalty'][1::2] == 0) and np.all(metrics['d_penalty'][::2] > 0)  # rounds 0, 2, 4
+  for i, c in enumerate(configs):
+    alone, _ = step_lib.train_steps(create_state(c, jax.random.key(i), (1,)), batches)
+    for a, b in zip(_leaves(member_of(population, i)), _leaves(alone), strict=True):
+      np.testing.assert_allclose(a, b, atol=1e-5)
 
 
 def test_members_batches_own_or_shared():

@@ -387,8 +387,9 @@ def _convert_inception(argv: Sequence[str] | None = None) -> int:
   return 0
 
 
-# What every run loads (the rest, such as tensorflow-datasets, only as its data asks).
-_LIBRARIES = ('numpy', 'jax', 'flax', 'optax', 'orbax.checkpoint', 'PIL.Image', 'tqdm', 'tensorboardX')
+# What every run loads (the rest, such as tensorflow-datasets, only as its data asks; tensorboardX as training
+# starts, jaxgan.writer).
+_LIBRARIES = ('numpy', 'jax', 'flax', 'optax', 'orbax.checkpoint', 'PIL.Image', 'tqdm')
 train_main = _guarded('jaxgan-train', _train, (*_LIBRARIES, 'jaxgan.loop'))
 sample_main = _guarded('jaxgan-sample', _sample, (*_LIBRARIES, 'jaxgan.runs'))
 eval_main = _guarded('jaxgan-eval', _eval, (*_LIBRARIES, 'jaxgan.evaluation'))

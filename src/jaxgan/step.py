@@ -66,9 +66,10 @@ def _discriminator_input(game: GameConfig, samples: jax.Array, key: jax.Array) -
 
 
 def _penalty(
-  state: GANState, discriminator: Discriminator, real: jax.Array, fake: jax.Array, key: jax.Array
+  state: GANState, discriminator: Discriminator, real: jax.Array, fake: jax.Array, key: jax.Array, due: jax.Array
 ) -> jax.Array:
-  """The gradient-penalty term of this round's D loss: weighted, and every penalty_every rounds (weighted by it)."""
+  """The gradient-penalty term of this round's D loss: weighted, and in rounds where it is `due`, every
+  penalty_every rounds (weighted by it)."""
   game = state.game
   if game.penalty == 'none':
     return jnp.zeros(())
@@ -79,7 +80,7 @@ def _penalty(
 
   if game.penalty_every == 1:
     return term()
-  return jax.lax.cond(state.step % game.penalty_every == 0, term, lambda: jnp.zeros(()))
+  return jax.lax.cond(due, term, lambda: jnp.zeros(()))
 
 
 def _generator_pass(state: GANState, key: jax.Array, batch_size: int) -> tuple[jax.Array, Callable, Variables]:
@@ -98,9 +99,9 @@ def _learning_rate(state: GANState, player: str, update: jax.Array) -> jax.Array
 
 
 def _discriminator_update(
-  state: GANState, real: jax.Array, fake: jax.Array, key: jax.Array, update: jax.Array
+  state: GANState, real: jax.Array, fake: jax.Array, key: jax.Array, update: jax.Array, penalty_due: jax.Array
 ) -> tuple[Player, Metrics]:
-  """D's update number `update` on real [B, ...] and fake [B, ...] samples."""
+  """D's update number `update` on real [B, ...] and fake [B, ...] samples, with its penalty if due."""
   d, game = state.discriminator, state.game
   real_key, fake_key, penalty_key = jax.random.split(key, 3)
   real = _discriminator_input(game, real, real_key)
@@ -111,7 +112,7 @@ def _discriminator_update(
     real_logits, stats = d.apply(params, d.batch_stats, real, train=True)
     fake_logits, stats = d.apply(params, stats, fake, train=True)
     loss = _objective(state).discriminator_loss(real_logits, fake_logits).mean()
-    penalty = _penalty(state, lambda x: d.apply(params, stats, x, train=True)[0], real, fake, penalty_key)
+    penalty = _penalty(state, lambda x: d.apply(params, stats, x, train=True)[0], real, fake, penalty_key, penalty_due)
     metrics = {
       'd_loss': loss,
       'd_penalty': penalty,  # the term added to D's loss (0 in rounds without it)
@@ -159,10 +160,15 @@ def real_samples(batch: jax.Array, pool: jax.Array | None = None) -> jax.Array:
   return samples.astype(jnp.float32) / 127.5 - 1.0 if samples.dtype == jnp.uint8 else samples
 
 
-def _round(state: GANState, batch: jax.Array) -> tuple[GANState, Metrics]:
-  """One round of the game on real samples `batch`: train_step, uncompiled."""
+def _round(state: GANState, batch: jax.Array, step: jax.Array | None = None) -> tuple[GANState, Metrics]:
+  """One round of the game on real samples `batch`: train_step, uncompiled.
+
+  step: the round's number, state.step by default; a population's members share it, and given unbatched under
+  vmap it keeps a lazy penalty's lax.cond a branch (with a batched predicate, both sides would run every round).
+  """
   d_key, g_key, input_key = _step_keys(state)
   d_steps = state.game.d_steps
+  penalty_due = (state.step if step is None else step) % state.game.penalty_every == 0
   if batch.shape[1:] != state.sample_shape:
     raise ValueError(
       f'batch of samples of shape {batch.shape[1:]} does not fit the state, made for samples of shape '
@@ -184,7 +190,7 @@ def _round(state: GANState, batch: jax.Array) -> tuple[GANState, Metrics]:
   # XLA's CPU backend ran the convolutions several times slower.
   d_metrics = []
   for i, (real, (d_fake, _, _), key) in enumerate(zip(reals, d_passes, d_input_keys, strict=True)):
-    disc, metrics = _discriminator_update(state, real, d_fake, key, state.step * d_steps + i)
+    disc, metrics = _discriminator_update(state, real, d_fake, key, state.step * d_steps + i, penalty_due)
     state = state.replace(discriminator=disc)
     d_metrics.append(metrics)
 
@@ -202,7 +208,8 @@ def _population_round(state: GANState, batch: jax.Array) -> tuple[GANState, Metr
   batch is shared by all members, [d_steps * B, *sample_shape], or each member's own, [M, d_steps * B, ...].
   """
   own_batches = batch.ndim == len(state.sample_shape) + 2
-  return jax.vmap(_round, in_axes=(0, 0 if own_batches else None))(state, batch)
+  step = state.step[0]  # the members train in step
+  return jax.vmap(_round, in_axes=(0, 0 if own_batches else None, None))(state, batch, step)
 
 
 def _any_round(state: GANState, batch: jax.Array) -> tuple[GANState, Metrics]:

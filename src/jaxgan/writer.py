@@ -57,6 +57,20 @@ def write_panels(path: Path, panels: list[dict[str, Any]]) -> None:
   write_atomically(path, save)
 
 
+def _tensorboard_writer() -> type:
+  """tensorboardX's SummaryWriter, loaded without torch: tensorboardX imports torch wherever it is installed (some
+  2 s a start) only to accept torch tensors, which jaxgan never gives it."""
+  if 'tensorboardX' not in sys.modules and 'torch' not in sys.modules:
+    sys.modules['torch'] = None  # `import torch` raises ImportError while tensorboardX loads
+    try:
+      import tensorboardX  # noqa: F401
+    finally:
+      del sys.modules['torch']
+  from tensorboardX import SummaryWriter
+
+  return SummaryWriter
+
+
 class MetricWriter:
   """metrics.jsonl (always), TensorBoard event files (tensorboardX) and a tqdm bar.
 
@@ -73,10 +87,9 @@ class MetricWriter:
     kept = [row for row in read_metrics(self.path) if row.get('step', 0) <= start_step]
     self.path.write_text(''.join(json.dumps(row) + '\n' for row in kept))
     self._file = open(self.path, 'a')  # noqa: SIM115  closed in close()
-    from tensorboardX import SummaryWriter
-
+    summary_writer = _tensorboard_writer()
     folders = [f'member_{i:03d}' for i in range(members)] if members else ['']
-    self._tb = [SummaryWriter(str(workdir / 'tensorboard' / folder)) for folder in folders]
+    self._tb = [summary_writer(str(workdir / 'tensorboard' / folder)) for folder in folders]
     from tqdm.auto import tqdm
 
     self._bar = tqdm(total=total_steps, initial=start_step, unit='step', file=sys.stderr, disable=not progress)

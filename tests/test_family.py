@@ -26,6 +26,7 @@ DIGITS = dataclasses.replace(
   load('digits'),
   model=dataclasses.replace(load('digits').model, g_width=16, d_width=16),
   train=TrainConfig(steps=50, batch_size=16),
+  eval=dataclasses.replace(load('digits').eval, metrics=()),  # scores: tests/test_evaluation.py
 )
 SWITCHES = [
   *({'objective': name} for name in ('minimax', 'least_squares', 'hinge', 'relativistic', 'relativistic_average')),

@@ -15,6 +15,7 @@ from jaxgan.runs import load as load_run
 # A long run of a tiny digits DCGAN that logs and checkpoints rarely: only a
 # stop that acts after the step in flight ends it within seconds.
 LONG = [
+  'eval.metrics=()',  # scores: tests/test_evaluation.py
   'train.steps=100000',
   'train.log_every=100000',
   'train.checkpoint_every=100000',

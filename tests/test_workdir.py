@@ -16,7 +16,8 @@ from jaxgan.checkpoint import Checkpointer
 from jaxgan.state import create_state
 from test_stopping import long_run, wait_until_training
 
-TINY = ['--config', 'digits', '--set', 'model.g_width=8', '--set', 'model.d_width=8', '--set', 'train.log_every=10']
+TINY = ['--config', 'digits', *('--set', 'model.g_width=8', '--set', 'model.d_width=8', '--set', 'train.log_every=10')]
+TINY += ['--set', 'eval.metrics=()']  # scores: tests/test_evaluation.py
 
 
 @pytest.fixture(scope='module')

@@ -412,7 +412,7 @@ def _open_run(
   return run
 
 
-_TIMED_STEPS = 20  # steps timed to fit train.steps to train.max_seconds
+_TIMED_STEPS, _TIMED_SECONDS = 20, 1.0  # steps timed at a time, and for at least how long, to fit train.steps
 # Of the time left after the timing, what the fitted steps may take: 90%, less another compilation and
 # _FINISHING_SECONDS for the checkpoints, pictures and scores.
 _TIME_MARGIN, _FINISHING_SECONDS = 0.9, 5.0
@@ -422,7 +422,8 @@ def _fit_to_time(config: Config, feed: Feed, stop: '_Stop') -> dict[str, int] | 
   """{'asked': train.steps, 'fitted': fewer steps} so that a decaying schedule ends within train.max_seconds,
   or None if the steps fit (or the schedule is constant: the run stops at the deadline, resumable).
 
-  Times _TIMED_STEPS steps of a throwaway state (after one that compiles) the way the run will take them, then
+  Times steps of a throwaway state (after _TIMED_STEPS that compile), _TIMED_STEPS at a time for at least
+  _TIMED_SECONDS, the way the run will take them, then
   fits the steps into the time left (see _TIME_MARGIN). The fitted count is saved with the
   config and in run.json, so that the same command resumes the run on the same schedule. What happens between
   steps (checkpoints, sample grids, scores, the 1-D game's evaluations) is not timed but left to the margin: a
@@ -437,17 +438,19 @@ def _fit_to_time(config: Config, feed: Feed, stop: '_Stop') -> dict[str, int] | 
   compile_start = time.perf_counter()
   state, _ = run_steps(state, *feed(0, _TIMED_STEPS))
   jax.block_until_ready(state)
-  timed_start = time.perf_counter()
-  state, _ = run_steps(state, *feed(_TIMED_STEPS, _TIMED_STEPS))
-  jax.block_until_ready(state)
-  now = time.perf_counter()
-  per_step = (now - timed_start) / _TIMED_STEPS
-  compiling = max(0.0, (timed_start - compile_start) - (now - timed_start))
+  timed_start = timed = time.perf_counter()
+  timed_steps = 0
+  while timed_steps == 0 or timed - timed_start < _TIMED_SECONDS:  # small steps: long enough to average the load
+    state, _ = run_steps(state, *feed(_TIMED_STEPS + timed_steps, _TIMED_STEPS))
+    jax.block_until_ready(state)
+    timed, timed_steps = time.perf_counter(), timed_steps + _TIMED_STEPS
+  per_step = (timed - timed_start) / timed_steps
+  compiling = max(0.0, (timed_start - compile_start) - per_step * _TIMED_STEPS)
   fitted = int((stop.seconds_left() * _TIME_MARGIN - compiling - _FINISHING_SECONDS) / per_step)
   if not 0 < fitted < t.steps:  # they fit; or too little time to plan for: the deadline stops the run
     return None
   _note(
-    f'train.steps {t.steps} -> {fitted}: at {per_step * 1e3:.3g} ms a step (timed over {_TIMED_STEPS}) the '
+    f'train.steps {t.steps} -> {fitted}: at {per_step * 1e3:.3g} ms a step (timed over {timed_steps}) the '
     f'{config.optim.schedule} schedule then ends within train.max_seconds={t.max_seconds:g}'
   )
   return {'asked': t.steps, 'fitted': fitted}

@@ -146,11 +146,13 @@ class _no_raise:
     return False
 
 
-def test_time_budget_fits_the_decaying_schedule(tmp_path):
+def test_time_budget_fits_the_decaying_schedule(tmp_path, monkeypatch):
+  # pytest-xdist's workers share the cores: a step may take twice as long in the run as when it was timed.
+  monkeypatch.setattr('jaxgan.loop._TIME_MARGIN', 0.45)
   config = config_lib.get_config(
     'digits',
     'train.steps=100000',
-    'train.max_seconds=20',
+    'train.max_seconds=40',
     'model.g_width=8',
     'model.d_width=8',
     'eval.metrics=()',
@@ -158,7 +160,7 @@ def test_time_budget_fits_the_decaying_schedule(tmp_path):
     'train.sample_every=100000',
   )
   summary = train(config, tmp_path, progress=False)
-  assert 'stopped' not in summary and summary['wall_seconds'] < 20  # finished within its time
+  assert 'stopped' not in summary and summary['wall_seconds'] < 40  # finished within its time
   steps = json.loads((tmp_path / 'config.json').read_text())['train']['steps']
   assert steps == summary['step'] < 100000
   fitted = json.loads((tmp_path / 'run.json').read_text())['steps_fitted_to_time']

@@ -637,7 +637,7 @@ def _loop(
   try:
     outs = [population.member_dir(out, i) for i in range(len(members))] if sweeping else [out]
     logged = read_metrics(out / 'metrics.jsonl')
-    member_rows = [[r for r in logged if r.get('member') == (i if sweeping else None)] for i in range(len(members))]
+    member_rows = _rows_by_member(logged, len(members), sweeping)
     metrics = [rows[-1] if rows else {} for rows in member_rows]
     diverged = {i: m['diverged_at_step'] for i, m in enumerate(metrics) if 'diverged_at_step' in m}
     evaluator = _evaluator(members, run.feed.sources[0], outs, writer, sweeping, scores, member_rows)
@@ -681,11 +681,11 @@ def _loop(
       }
       summaries, logged = [], read_metrics(out / 'metrics.jsonl')
       final = evaluator.finish(_population(state, sweeping), live())
-      for i, o in enumerate(outs):
+      for i, (o, rows) in enumerate(zip(outs, _rows_by_member(logged, len(members), sweeping), strict=True)):
         figures = final.get(i, {})
         trained = {k.removeprefix('train/'): v for k, v in metrics[i].items() if k.startswith('train/')}
         summaries.append({**figures, **trained, **({'diverged_at_step': diverged[i]} if i in diverged else {})})
-        _plot_losses(o, [r for r in logged if r.get('member') == (i if sweeping else None)])
+        _plot_losses(o, rows)
       if sweeping:
         summary = _finish_sweep(config, run.configs, out, summaries, ending)
       else:
@@ -695,6 +695,11 @@ def _loop(
   finally:
     writer.close(keep_progress=finished)
   return summary
+
+
+def _rows_by_member(rows: list[dict[str, Any]], members: int, sweeping: bool) -> list[list[dict[str, Any]]]:
+  """metrics.jsonl rows, each member's apart (a single run's: one list, its rows have no member field)."""
+  return [[r for r in rows if r.get('member') == (i if sweeping else None)] for i in range(members)]
 
 
 def _population(state: GANState, sweeping: bool) -> GANState:

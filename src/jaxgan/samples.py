@@ -65,7 +65,7 @@ class SampleGrids:
     step = step_of(population)
     self._draw(population, step, [i for i in members if not self._file(i, step).exists()])
     for i in members:
-      drawn = sorted((int(f.stem.removeprefix('step_')), f) for f in self._file(i, step).parent.glob('step_*.png'))
+      drawn = sorted((int(f.stem.removeprefix('step_')), f) for f in (self.workdirs[i] / 'samples').glob('step_*.png'))
       pictures = [
         images.caption(images.read_png(f), f'step {drawn_at}')
         for drawn_at, f in drawn

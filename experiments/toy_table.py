@@ -5,12 +5,16 @@
     python experiments/toy_table.py --table-only    # the table of the runs so far
     python experiments/toy_table.py --table-only --results experiments/toy_table.json   # the README's
 
-Each run is `jaxgan.train` on the dataset's built-in config (the same code path
-as `jaxgan-train --config grid25 --set ...`) with the row's overrides; the
-protocol's three scores come from its summary.json (2,500 samples of the EMA
-generator: jaxgan.mixtures; the runs draw no panels). Finished runs are kept in --results (JSON), so an
-interrupted table resumes where it stopped. Prints the README's table: mean ±
-standard error over the seeds, and the published rows beside it.
+Each row's missing seeds train as one population (`jaxgan.sweep` over
+train.seed, the same code path as `jaxgan-train --config grid25 --set ...
+--sweep train.seed=0,1,...`) on the dataset's built-in config with the row's
+overrides; a member equals its seed trained alone, to float tolerance. The
+protocol's three scores come from each member's summary (2,500 samples of the
+EMA generator: jaxgan.mixtures; the runs draw no panels). Finished seeds are
+kept in --results (JSON), so an interrupted table resumes at the row it
+stopped in. Prints the README's table: mean ± standard error over the seeds,
+the seconds per seed (a population's wall time shared among its seeds), and
+the published rows beside it.
 """
 
 import argparse
@@ -22,7 +26,7 @@ import time
 from pathlib import Path
 
 from jaxgan import config as config_lib
-from jaxgan import train
+from jaxgan import sweep
 
 # Each objective with the regulariser it is usually trained with, on top of the dataset's config.
 ROWS = {
@@ -53,16 +57,18 @@ PUBLISHED = {
 }
 
 
-def run(data: str, row: str, seed: int) -> dict[str, float]:
+def run(data: str, row: str, seeds: list[int]) -> dict[int, dict[str, float]]:
+  """The row's seeds as one population (jaxgan.sweep): each seed's scores, and the population's wall time."""
   config = config_lib.load(data)
   # No panels: the table needs the scores only (the pictures cost some 10 s a run).
-  for assignment in [*ROWS[row], f'train.seed={seed}', 'eval.panel_fractions=()']:
+  for assignment in [*ROWS[row], 'eval.panel_fractions=()']:
     config = config_lib.override(config, assignment)
   with tempfile.TemporaryDirectory() as workdir:
-    summary = train(config, workdir, progress=False)
+    summary = sweep(config, [{'train.seed': seed} for seed in seeds], workdir, progress=False)
   if 'stopped' in summary:  # a signal: not a result
-    raise SystemExit(f'{data} {row} seed {seed} stopped at step {summary["step"]} ({summary["stopped"]})')
-  return {k: summary[k] for k in [*SCORES, 'wall_seconds']}
+    raise SystemExit(f'{data} {row} seeds {seeds} stopped at step {summary["step"]} ({summary["stopped"]})')
+  timing = {'population': len(seeds), 'population_seconds': summary['wall_seconds']}
+  return {seed: {**{k: member[k] for k in SCORES}, **timing} for seed, member in zip(seeds, summary['members'])}
 
 
 def mean_and_error(values: list[float]) -> tuple[float, float]:
@@ -75,7 +81,7 @@ def mean_and_error(values: list[float]) -> tuple[float, float]:
 
 def table(results: dict[str, dict], datasets: list[str], rows: list[str]) -> str:
   lines = [
-    '| data | method | seeds | modes (of K) | high-quality samples (%) | reverse KL | fewest modes | s per run |',
+    '| data | method | seeds | modes (of K) | high-quality samples (%) | reverse KL | fewest modes | s per seed |',
     '|---|---|---|---|---|---|---|---|',
   ]
   for data in datasets:
@@ -88,12 +94,19 @@ def table(results: dict[str, dict], datasets: list[str], rows: list[str]) -> str
         mean, error = mean_and_error([r[score] * scale for r in runs])
         cells.append(f'{mean:.{digits}f}' + (f' ± {error:.{digits}f}' if len(runs) > 1 else ''))
       least = min(r['modes_covered'] for r in runs)
-      seconds = sum(r['wall_seconds'] for r in runs) / len(runs)
+      seconds = sum(_seconds_per_seed(r) for r in runs) / len(runs)
       lines.append(f'| {data} | {row} | {len(runs)} | {" | ".join(cells)} | {least:.0f} | {seconds:.0f} |')
     for name, modes, quality, kl in PUBLISHED[data]:
       kl_cell = '-' if kl is None else f'{kl:.2f}'
       lines.append(f'| {data} | *{name}* | | {modes} | {quality} | {kl_cell} | | |')
   return '\n'.join(lines)
+
+
+def _seconds_per_seed(result: dict[str, float]) -> float:
+  """A run's wall time, or its population's shared among its seeds."""
+  if 'population' in result:
+    return result['population_seconds'] / result['population']
+  return result['wall_seconds']
 
 
 def main() -> None:
@@ -108,16 +121,17 @@ def main() -> None:
   args.results.parent.mkdir(parents=True, exist_ok=True)
   for data in args.data:
     for row in args.rows:
-      for seed in args.seeds:
-        key = f'{data}|{row}|{seed}'
-        if key in results or args.table_only:
-          continue
-        start = time.perf_counter()
-        results[key] = run(data, row, seed)
-        print(key, json.dumps(results[key]), f'({time.perf_counter() - start:.0f} s)', flush=True)
-        partial = args.results.with_suffix('.tmp')
-        partial.write_text(json.dumps(results, indent=1))
-        os.replace(partial, args.results)
+      seeds = [seed for seed in args.seeds if f'{data}|{row}|{seed}' not in results]
+      if not seeds or args.table_only:
+        continue
+      start = time.perf_counter()
+      for seed, scores in run(data, row, seeds).items():
+        results[f'{data}|{row}|{seed}'] = scores
+        print(f'{data}|{row}|{seed}', json.dumps(scores), flush=True)
+      print(f'{len(seeds)} seeds in {time.perf_counter() - start:.0f} s', flush=True)
+      partial = args.results.with_suffix('.tmp')
+      partial.write_text(json.dumps(results, indent=1))
+      os.replace(partial, args.results)
   print(f'CPU: {_cpu_model()}')
   print(table(results, args.data, args.rows))
 

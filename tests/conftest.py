@@ -21,6 +21,20 @@ def pytest_xdist_auto_num_workers(config):
   return min(os.cpu_count() or 1, 4)
 
 
+# Modules of whole training runs and subprocesses, started first so that none of them is left running alone at
+# the end of a pytest-xdist session (the workers take tests in collection order).
+_LONGEST_FIRST = ('test_readme', 'test_sweep', 'test_parallel', 'test_notebooks', 'test_resume', 'test_family')
+
+
+def pytest_collection_modifyitems(items):
+  def rank(item):
+    module = getattr(item, 'module', None)
+    name = module.__name__ if module else ''
+    return _LONGEST_FIRST.index(name) if name in _LONGEST_FIRST else len(_LONGEST_FIRST)
+
+  items.sort(key=rank)  # stable: each module keeps its order
+
+
 @pytest.fixture(autouse=True, scope='session')
 def _cache_of_this_session(tmp_path_factory):
   """Classifiers and reference features cached for this test session only (and shared by its tests, its

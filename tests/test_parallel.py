@@ -39,8 +39,10 @@ def _assert_same(a: Path, b: Path) -> None:
       np.testing.assert_allclose(x[name], y[name], rtol=2e-4, atol=2e-5, err_msg=name)
 
 
+@pytest.mark.slow  # CI: jaxgan-train's runs on 8 devices and on two processes below
 def test_eight_devices_equal_one(tmp_path):
-  """Batch split over 8 devices, parameters replicated, batch norm over the global batch: the same training."""
+  """Batch split over 8 devices, parameters replicated, batch norm over the global batch: the same training,
+  every leaf."""
   single, sharded = tmp_path / 'single.npz', tmp_path / 'sharded.npz'
   _finish(_run(single, 'single', 1), _run(sharded, 'sharded', 8))
   _assert_same(single, sharded)
@@ -54,6 +56,7 @@ def _cluster() -> dict[str, str]:
   return {'JAX_COORDINATOR_ADDRESS': f'localhost:{port}', 'JAX_NUM_PROCESSES': '2'}
 
 
+@pytest.mark.slow
 def test_two_processes_equal_one(tmp_path):
   """Two processes of two devices each, each reading its half of every batch."""
   single, sharded = tmp_path / 'single.npz', tmp_path / 'sharded.npz'
@@ -63,9 +66,13 @@ def test_two_processes_equal_one(tmp_path):
   _assert_same(single, sharded)
 
 
-def _train_cli(workdir: Path, devices: int, *args: str, **extra: str) -> subprocess.Popen:
+def _train_cli(workdir: Path, devices: int, *args: str, scored: bool = False, **extra: str) -> subprocess.Popen:
+  """jaxgan-train on digits; scored, with the config's scores (the classifier's), else none (they cost more
+  than the 60 steps)."""
   command = 'import sys; from jaxgan.cli import train_main; sys.exit(train_main(sys.argv[1:]))'
   argv = ['--config', 'digits', '--steps', '60', '--workdir', str(workdir), '--set', 'train.log_every=20', *args]
+  if not scored:
+    argv += ['--set', 'eval.metrics=()']
   return subprocess.Popen(
     [sys.executable, '-c', command, *argv], env=_env(devices, **extra), stderr=subprocess.PIPE, text=True
   )
@@ -109,10 +116,10 @@ def test_streamed_data_on_eight_devices(tmp_path, one_device):
 
 
 def test_jaxgan_train_on_two_processes(tmp_path, one_device):
-  """jaxgan-train as two processes of two devices each, one shared workdir: trains as one device does,
-  and the run's files are written once."""
+  """jaxgan-train as two processes of two devices each, one shared workdir: trains as one device does, scores
+  its samples on both, and the run's files are written once."""
   cluster = _cluster()
-  two = [_train_cli(tmp_path / '2x2', 2, **cluster, JAX_PROCESS_ID=str(i)) for i in range(2)]
+  two = [_train_cli(tmp_path / '2x2', 2, scored=True, **cluster, JAX_PROCESS_ID=str(i)) for i in range(2)]
   _finish(*two)
   one, both = one_device, _summary(tmp_path / '2x2')
   for key in ('d_loss', 'g_loss', 'd_real', 'd_fake'):
@@ -120,3 +127,4 @@ def test_jaxgan_train_on_two_processes(tmp_path, one_device):
   logged = [json.loads(line)['step'] for line in (tmp_path / '2x2' / 'metrics.jsonl').read_text().splitlines()]
   assert logged == [20, 40, 60]
   assert (tmp_path / '2x2' / 'samples.png').exists()
+  assert both['classes_covered'] >= 1 and np.isfinite(both['fid'])  # scored once, by the two processes together

@@ -29,7 +29,9 @@ def test_ci_runs_the_readme_test_command():
 BLOCKS = blocks('bash', 'python')
 # What each block leaves in its folder, in the README's order.
 LEFT = [
-  ['samples.npz', 'samples.png', 'runs/from-file/summary.json'],
+  ['runs/minimax/panels.png'],
+  ['samples.npz', 'samples.png'],
+  ['runs/from-file/summary.json'],
   ['runs/api/summary.json'],
   ['runs/sweep-api/results.csv'],
   ['member0.npz'],
@@ -40,7 +42,7 @@ LEFT = [
 
 
 def test_readme_has_these_blocks():
-  assert [language for language, _ in BLOCKS] == ['bash', 'python', 'python', 'bash', 'bash', 'bash', 'bash']
+  assert [language for language, _ in BLOCKS] == ['bash', 'bash', 'bash', 'python', 'python', 'bash', 'bash', 'bash', 'bash']
 
 
 @pytest.mark.parametrize('index', range(len(LEFT)))

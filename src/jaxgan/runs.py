@@ -60,10 +60,12 @@ def load(
   configs = population.member_configs(config, members) if members is not None else [config]
   if best and members is not None and member is None:
     raise RunError(f'{path} holds a sweep: each member has its best checkpoint; give the member (--member)')
+  # The checkpoint's structure, shapes and dtypes only: nothing initialised, nothing compiled.
   if members is None or best:
-    fresh = create_state(configs[member or 0], jax.random.key(config.train.seed), shape)
+    template = jax.eval_shape(lambda: create_state(configs[member or 0], jax.random.key(config.train.seed), shape))
   else:
-    fresh = create_population(configs, jnp.stack([jax.random.key(c.train.seed) for c in configs]), shape)
+    keys = [c.train.seed for c in configs]
+    template = jax.eval_shape(lambda: create_population(configs, jnp.stack([jax.random.key(k) for k in keys]), shape))
   home = population.member_dir(path, member) if best and members is not None else path
   folder = home / ('best' if best else 'checkpoints')
   if best and not folder.is_dir():
@@ -72,7 +74,7 @@ def load(
   if step is not None and step not in checkpoints.steps():
     kept = ', '.join(map(str, checkpoints.steps())) or 'none'
     raise RunError(f'{folder} has no checkpoint of step {step}; kept: {kept}')
-  state, notes = checkpoints.restore_latest(fresh, step=step)
+  state, notes = checkpoints.restore_latest(template, step=step)
   for note in notes:
     print(f'jaxgan: {note}', file=sys.stderr)
   if state is None or step_of(state) == 0:

@@ -21,18 +21,26 @@ def pytest_xdist_auto_num_workers(config):
   return min(os.cpu_count() or 1, 4)
 
 
-# Modules of whole training runs and subprocesses, started first so that none of them is left running alone at
+# The modules of whole training runs and subprocesses start first, so that none of them is left running alone at
 # the end of a pytest-xdist session (the workers take tests in collection order).
-_LONGEST_FIRST = ('test_readme', 'test_sweep', 'test_parallel', 'test_notebooks', 'test_resume', 'test_family')
+_LONGEST_FIRST = ('test_resume', 'test_parallel', 'test_evaluation', 'test_readme', 'test_sweep', 'test_notebooks')
+# The modules whose tests share a costly module-scoped fixture (a trained run, a classifier, converted weights)
+# run on one worker each, which builds it once (`--dist loadgroup`, pyproject.toml); the others' tests spread.
+_ONE_WORKER = (
+  'test_resume', 'test_parallel', 'test_evaluation', 'test_api', 'test_bad_input', 'test_classifier', 'test_inception',
+  'test_workdir',
+)
 
 
 def pytest_collection_modifyitems(items):
-  def rank(item):
+  def module_name(item):
     module = getattr(item, 'module', None)
-    name = module.__name__ if module else ''
-    return _LONGEST_FIRST.index(name) if name in _LONGEST_FIRST else len(_LONGEST_FIRST)
+    return module.__name__ if module else ''
 
-  items.sort(key=rank)  # stable: each module keeps its order
+  for item in items:
+    if module_name(item) in _ONE_WORKER:
+      item.add_marker(pytest.mark.xdist_group(module_name(item)))
+  items.sort(key=lambda item: _LONGEST_FIRST.index(n) if (n := module_name(item)) in _LONGEST_FIRST else len(_LONGEST_FIRST))
 
 
 @pytest.fixture(autouse=True, scope='session')

@@ -32,6 +32,7 @@ _ONE_WORKER = (
 )
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook, which reads the xdist_group marks
 def pytest_collection_modifyitems(items):
   def module_name(item):
     module = getattr(item, 'module', None)

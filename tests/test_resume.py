@@ -200,7 +200,7 @@ def test_finished_run_is_reported_not_recomputed(uninterrupted, capsys):
 
 def test_resumed_1d_run_keeps_its_panels_and_curves(tmp_path):
   """Stopped after its first panel and resumed, the 1-D run reports and draws what an uninterrupted one does."""
-  light = ['train.steps=300', 'eval.dstar_steps=200', 'eval.num_samples=20000', 'eval.panel_fractions=[0,0.5,1]']
+  light = ['train.steps=300', 'eval.dstar_steps=50', 'eval.num_samples=5000', 'eval.panel_fractions=[0,0.5,1]']
 
   def run(workdir, *extra):
     config = config_lib.load('gaussian1d')

@@ -68,7 +68,9 @@ def run(data: str, row: str, seeds: list[int]) -> dict[int, dict[str, float]]:
   if 'stopped' in summary:  # a signal: not a result
     raise SystemExit(f'{data} {row} seeds {seeds} stopped at step {summary["step"]} ({summary["stopped"]})')
   timing = {'population': len(seeds), 'population_seconds': summary['wall_seconds']}
-  return {seed: {**{k: member[k] for k in SCORES}, **timing} for seed, member in zip(seeds, summary['members'])}
+  return {
+    seed: {**{k: member[k] for k in SCORES}, **timing} for seed, member in zip(seeds, summary['members'], strict=True)
+  }
 
 
 def mean_and_error(values: list[float]) -> tuple[float, float]:

@@ -27,7 +27,13 @@ _LONGEST_FIRST = ('test_resume', 'test_parallel', 'test_evaluation', 'test_readm
 # The modules whose tests share a costly module-scoped fixture (a trained run, a classifier, converted weights)
 # run on one worker each, which builds it once (`--dist loadgroup`, pyproject.toml); the others' tests spread.
 _ONE_WORKER = (
-  'test_resume', 'test_parallel', 'test_evaluation', 'test_api', 'test_bad_input', 'test_classifier', 'test_inception',
+  'test_resume',
+  'test_parallel',
+  'test_evaluation',
+  'test_api',
+  'test_bad_input',
+  'test_classifier',
+  'test_inception',
   'test_workdir',
 )
 
@@ -41,7 +47,12 @@ def pytest_collection_modifyitems(items):
   for item in items:
     if module_name(item) in _ONE_WORKER:
       item.add_marker(pytest.mark.xdist_group(module_name(item)))
-  items.sort(key=lambda item: _LONGEST_FIRST.index(n) if (n := module_name(item)) in _LONGEST_FIRST else len(_LONGEST_FIRST))
+
+  def rank(item):
+    name = module_name(item)
+    return _LONGEST_FIRST.index(name) if name in _LONGEST_FIRST else len(_LONGEST_FIRST)
+
+  items.sort(key=rank)  # stable: each module keeps its order
 
 
 @pytest.fixture(autouse=True, scope='session')

@@ -42,7 +42,8 @@ LEFT = [
 
 
 def test_readme_has_these_blocks():
-  assert [language for language, _ in BLOCKS] == ['bash', 'bash', 'bash', 'python', 'python', 'bash', 'bash', 'bash', 'bash']
+  languages = ['bash', 'bash', 'bash', 'python', 'python', 'bash', 'bash', 'bash', 'bash']
+  assert [language for language, _ in BLOCKS] == languages
 
 
 @pytest.mark.parametrize('index', range(len(LEFT)))

@@ -64,8 +64,9 @@ def load(
   if members is None or best:
     template = jax.eval_shape(lambda: create_state(configs[member or 0], jax.random.key(config.train.seed), shape))
   else:
-    keys = [c.train.seed for c in configs]
-    template = jax.eval_shape(lambda: create_population(configs, jnp.stack([jax.random.key(k) for k in keys]), shape))
+    template = jax.eval_shape(
+      lambda: create_population(configs, jnp.stack([jax.random.key(c.train.seed) for c in configs]), shape)
+    )
   home = population.member_dir(path, member) if best and members is not None else path
   folder = home / ('best' if best else 'checkpoints')
   if best and not folder.is_dir():

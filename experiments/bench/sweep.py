@@ -61,7 +61,9 @@ def _timed(command: list[str]) -> float:
   done = subprocess.run(command, capture_output=True, text=True)
   if done.returncode:
     raise SystemExit(f'{" ".join(command)} failed:\n{done.stderr[-2000:]}')
-  return time.perf_counter() - start
+  seconds = time.perf_counter() - start
+  print(f'  {seconds:.1f} s: {" ".join(command[1:])}', file=sys.stderr, flush=True)
+  return seconds
 
 
 def _in_process(config: str, workdir: str, kind: str, members: int, steps: int, sets: list[str]) -> float:

@@ -66,10 +66,11 @@ def _cache_of_this_session(tmp_path_factory):
     (session / folder).mkdir(exist_ok=True)
   with pytest.MonkeyPatch.context() as patch:
     patch.setenv('JAXGAN_CACHE', str(session / 'jaxgan-cache'))
-    # The commands that tests run as subprocesses share one compilation cache of this session; in this process,
-    # in-process CLI runs leave the persistent cache off (it would stay on for every later compile here).
+    # The workers and the commands that tests run as subprocesses share one compilation cache of this session:
+    # a program that several workers compile (a recipe's step, say) is compiled once.
     patch.setenv('JAXGAN_COMPILATION_CACHE', str(session / 'xla-cache'))
-    patch.setattr('jaxgan.cli._enable_compilation_cache', lambda: None)
+    jax.config.update('jax_compilation_cache_dir', str(session / 'xla-cache'))
+    jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.5)
     yield
 
 

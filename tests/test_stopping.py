@@ -27,8 +27,9 @@ LONG = [
 
 def long_run(workdir, *extra_args):
   sets = [a for s in LONG for a in ('--set', s)]
-  return subprocess.Popen(
-    [sys.executable, '-m', 'jaxgan.cli', '--config', 'digits', *sets, '--workdir', str(workdir), *extra_args],
+  return subprocess.Popen(  # -X faulthandler: SIGABRT prints every thread's stack (stuck_stacks)
+    [sys.executable, '-X', 'faulthandler', '-m', 'jaxgan.cli', '--config', 'digits', *sets]
+    + ['--workdir', str(workdir), *extra_args],
     stdout=subprocess.PIPE,
     stderr=subprocess.PIPE,
     text=True,
@@ -80,7 +81,12 @@ def test_second_ctrl_c_stops_at_once_and_keeps_the_last_checkpoint(tmp_path):
     assert time.time() < deadline and process.poll() is None
     time.sleep(0.01)
   process.send_signal(signal.SIGINT)
-  process.wait(timeout=60)
+  try:
+    process.wait(timeout=60)
+  except subprocess.TimeoutExpired:
+    process.send_signal(signal.SIGABRT)
+    reader.join()
+    raise AssertionError('not stopped 60 s after the second SIGINT; where it was:\n' + ''.join(err)[-6000:]) from None
   reader.join()
   err = ''.join(err)
   assert process.returncode == cli.EXIT_INTERRUPTED == 130, err

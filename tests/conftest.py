@@ -5,6 +5,8 @@ import os
 import jax
 import pytest
 
+from jaxgan import cli
+
 
 @pytest.fixture
 def strict_dtypes():
@@ -69,8 +71,7 @@ def _cache_of_this_session(tmp_path_factory):
     # The workers and the commands that tests run as subprocesses share one compilation cache of this session:
     # a program that several workers compile (a recipe's step, say) is compiled once.
     patch.setenv('JAXGAN_COMPILATION_CACHE', str(session / 'xla-cache'))
-    jax.config.update('jax_compilation_cache_dir', str(session / 'xla-cache'))
-    jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.5)
+    cli._enable_compilation_cache()  # in this worker too, as jaxgan-train sets it
     yield
 
 

@@ -27,7 +27,7 @@ LONG = [
 
 def long_run(workdir, *extra_args):
   sets = [a for s in LONG for a in ('--set', s)]
-  return subprocess.Popen(  # -X faulthandler: SIGABRT prints every thread's stack (stuck_stacks)
+  return subprocess.Popen(  # -X faulthandler: a SIGABRT prints every thread's stack (the second-Ctrl-C test)
     [sys.executable, '-X', 'faulthandler', '-m', 'jaxgan.cli', '--config', 'digits', *sets]
     + ['--workdir', str(workdir), *extra_args],
     stdout=subprocess.PIPE,

@@ -158,7 +158,8 @@ def fit_image(image: np.ndarray, resolution: int) -> np.ndarray:
   return image
 
 
-def _as_nhwc(images: np.ndarray, origin: str) -> np.ndarray:
+def as_nhwc(images: np.ndarray, origin: str) -> np.ndarray:
+  """uint8 images [N, H, W] or [N, H, W, C] as [N, H, W, C]; DataError naming `origin` for anything else."""
   if images.dtype != np.uint8:
     raise DataError(f'{origin}: images must be uint8 in [0, 255], got {images.dtype}')
   if images.ndim == 3:
@@ -173,7 +174,7 @@ def _as_nhwc(images: np.ndarray, origin: str) -> np.ndarray:
 def _in_memory(
   images: np.ndarray, resolution: int, seed: int, origin: str, labels: np.ndarray | None = None
 ) -> ImageSource:
-  images = _as_nhwc(images, origin)
+  images = as_nhwc(images, origin)
   if resolution and images.shape[1:3] != (resolution, resolution):
     images = np.stack([fit_image(image, resolution) for image in images])
   if labels is not None and (labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer)):
@@ -287,7 +288,7 @@ def _tfds(spec: str, resolution: int, seed: int) -> ImageSource:
 
   def decode(index: int) -> tuple[np.ndarray, int | None]:
     example = source[index]  # one item at a time: batched reads (__getitems__) fail under tfds' mock
-    image = fit_image(_as_nhwc(np.asarray(example[key])[None], f'tfds:{spec}')[0], resolution)
+    image = fit_image(as_nhwc(np.asarray(example[key])[None], f'tfds:{spec}')[0], resolution)
     return image, int(example['label']) if labelled else None
 
   info = getattr(source, 'dataset_info', None)

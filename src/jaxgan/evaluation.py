@@ -41,8 +41,8 @@ import numpy as np
 
 from jaxgan import __version__
 from jaxgan.checkpoint import Checkpointer
-from jaxgan.config import SCORE_RESULTS, Config, DataConfig, EvalConfig, score_results
-from jaxgan.data import DataError, ImageSource, make_source, subset
+from jaxgan.config import SCORE_RESULTS, Config, DataConfig, EvalConfig, override_value, score_results
+from jaxgan.data import DataError, ImageSource, as_nhwc, make_source, subset
 from jaxgan.metrics import scores
 from jaxgan.mixtures import MIXTURES
 from jaxgan.prepared import cache_dir
@@ -400,6 +400,13 @@ class Scoring:
 EVAL_FILE = 'eval.json'
 
 
+def _with_eval_settings(config: Config, settings: dict[str, Any]) -> Config:
+  """config with eval.KEY = value for each of `settings`, checked as the command line checks them."""
+  for key, value in settings.items():
+    config = override_value(config, f'eval.{key}', value)
+  return config
+
+
 def evaluate_run(
   workdir: str | os.PathLike,
   *,
@@ -421,7 +428,6 @@ def evaluate_run(
   Raises:
     EvalError: scores that cannot be computed as asked; RunError: no run, no such checkpoint (one line each).
   """
-  from jaxgan import config as config_lib
   from jaxgan import runs
 
   path = Path(workdir).expanduser().absolute()
@@ -433,8 +439,7 @@ def evaluate_run(
     )
   if state.step.ndim:
     raise EvalError(f'{path} holds a sweep of {len(state.step)} members; score one member at a time (--member)')
-  for key, value in settings.items():
-    config = config_lib.override_value(config, f'eval.{key}', value)
+  config = _with_eval_settings(config, settings)
   evaluation = Evaluation(config.eval, config.data)
   result = {
     'step': step_of(state),
@@ -459,14 +464,11 @@ def evaluate_images(real: str | os.PathLike, fake: str | os.PathLike | np.ndarra
   Returns:
     The scores and their protocol.
   """
-  from jaxgan import config as config_lib
-  from jaxgan.data import _as_nhwc
-
   if not isinstance(real, (str, os.PathLike)):
     raise TypeError(f'real must be a data source (a path, digits, tfds:NAME), got {type(real).__name__}')
   if isinstance(fake, np.ndarray):
     try:
-      array = _as_nhwc(fake, 'fake')
+      array = as_nhwc(fake, 'fake')
     except DataError as e:
       raise EvalError(str(e)) from e
     fake_source = ImageSource(array, 0)
@@ -474,9 +476,7 @@ def evaluate_images(real: str | os.PathLike, fake: str | os.PathLike | np.ndarra
   else:
     fake_source = _reference_source(str(fake), 0)
   settings = {'num_fake': fake_source.size, **settings, 'reference': str(real)}
-  eval_config = EvalConfig()
-  for key, value in settings.items():
-    eval_config = config_lib.override_value(config_lib.Config(eval=eval_config), f'eval.{key}', value).eval
+  eval_config = _with_eval_settings(Config(), settings).eval
   evaluation = Evaluation(eval_config, DataConfig(source=str(real)))
   images, _ = subset(fake_source, eval_config.num_fake, FAKE_SEED)
   scored = evaluation.score_images(images)

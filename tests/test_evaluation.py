@@ -2,6 +2,7 @@
 and the run fitted to its time budget."""
 
 import json
+import warnings
 
 import jax
 import numpy as np
@@ -97,7 +98,9 @@ def test_scores_tell_real_digits_from_bad_ones(tmp_path):
 def test_jaxgan_eval_records_results_and_warns_on_other_protocols(scored_run, capsys):
   workdir, _ = scored_run
   args = ['--workdir', str(workdir), '--metrics', 'fid,classes', '--num-fake', '300']
+  formatwarning = warnings.formatwarning
   assert cli.eval_main(args) == 0
+  assert warnings.formatwarning is formatwarning  # its one-line warnings stay its own, in a caller's process
   assert 'fid' in capsys.readouterr().out
   with pytest.warns(UserWarning, match='different protocols'):
     assert cli.eval_main([*args, '--num-real', '200']) == 0

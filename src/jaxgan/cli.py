@@ -330,6 +330,7 @@ def _eval(argv: Sequence[str] | None = None) -> int:
   from jaxgan.config import ConfigError
   from jaxgan.workdir import RunError
 
+  formatwarning = warnings.formatwarning  # restored: main() may run inside a user's process
   warnings.formatwarning = lambda message, *_: f'jaxgan-eval: warning: {message}\n'
   try:
     if args.workdir:
@@ -346,6 +347,8 @@ def _eval(argv: Sequence[str] | None = None) -> int:
   except (ConfigError, RunError, evaluation.EvalError) as e:
     print(f'jaxgan-eval: error: {e}', file=sys.stderr)
     return EXIT_BAD_INPUT if isinstance(e, ConfigError) else EXIT_FAILED
+  finally:
+    warnings.formatwarning = formatwarning
   protocol = result['protocol']
   figures = ', '.join(f'{k} {v:.4g}' for k, v in result.items() if isinstance(v, float))
   print(f'{figures} ({protocol["extractor"]}; {protocol["num_fake"]} generated, {protocol["num_real"]} reference)')

@@ -10,7 +10,7 @@ train.seed, the same code path as `jaxgan-train --config grid25 --set ...
 --sweep train.seed=0,1,...`) on the dataset's built-in config with the row's
 overrides; a member equals its seed trained alone, to float tolerance. The
 protocol's three scores come from each member's summary (2,500 samples of the
-EMA generator: jaxgan.mixtures; the runs draw no panels). Finished seeds are
+EMA generator: jaxgan.data.mixtures; the runs draw no panels). Finished seeds are
 kept in --results (JSON), so an interrupted table resumes at the row it
 stopped in. Prints the README's table: mean ± standard error over the seeds,
 the seconds per seed (a population's wall time shared among its seeds), and

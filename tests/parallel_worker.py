@@ -9,11 +9,10 @@ import sys
 import jax
 import numpy as np
 
-from jaxgan import parallel
 from jaxgan.config import Config, DataConfig, ModelConfig, TrainConfig
-from jaxgan.data import make_source
-from jaxgan.state import create_state
-from jaxgan.step import train_step
+from jaxgan.data import make_source, parallel
+from jaxgan.game.state import create_state
+from jaxgan.game.step import train_step
 
 CONFIG = Config(
   model=ModelConfig(architecture='dcgan', latent_dim=8, prior='normal', g_width=8, d_width=8),

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from jax.test_util import check_grads
 
-from jaxgan import augment
-from jaxgan.augment import AUGMENTATIONS, diff_augment, instance_noise, pack
+from jaxgan.game import augment
+from jaxgan.game.augment import AUGMENTATIONS, diff_augment, instance_noise, pack
 
 pytestmark = pytest.mark.usefixtures('strict_dtypes')
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from jaxgan.metrics import classifier
+from jaxgan.evaluation import classifier
 
 
 @functools.cache

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from jaxgan import cli, theory
+from jaxgan import cli
+from jaxgan.game import theory
 
 # A short 1-D run with a light theory check: seconds, not the full experiment.
 FAST = ['--config', 'gaussian1d', '--steps', '300', '--set', 'eval.dstar_steps=300', '--set', 'eval.num_samples=100000']

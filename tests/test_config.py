@@ -84,7 +84,7 @@ def test_builtin_configs_build(name):
   """Every recipe validates and its state builds (abstractly) for its data's shape."""
   import jax
 
-  from jaxgan.state import create_state
+  from jaxgan.game.state import create_state
 
   config = config_lib.load(name)
   if config.model.architecture == 'dcgan':
@@ -95,3 +95,17 @@ def test_builtin_configs_build(name):
     shape = (1,)
   state = jax.eval_shape(lambda: create_state(config, jax.random.key(0), shape))
   assert state.generator.params and state.discriminator.params
+
+
+@pytest.mark.parametrize(
+  'key, message',
+  [
+    ('train.steps', 'train.steps= has no value; give one, e.g. train.steps=6000$'),
+    ('eval.metrics', r'eval.metrics= has no value; give one, e.g. eval.metrics=fid,.*, or eval.metrics=\(\) for none$'),
+    ('game.augment', r'game.augment= has no value; give one, e.g. game.augment=\(\)$'),
+  ],
+)
+def test_an_empty_value_is_refused_saying_how_to_give_none(key, message):
+  with pytest.raises(config_lib.ConfigError, match=message):
+    config_lib.override(config_lib.load('digits'), f'{key}=')
+  assert config_lib.override(config_lib.load('digits'), 'eval.metrics=()').eval.metrics == ()

@@ -1,4 +1,4 @@
-"""jaxgan.conv's matmul forms against lax, values and gradients, in float64."""
+"""jaxgan.models.conv's matmul forms against lax, values and gradients, in float64."""
 
 import jax
 import jax.numpy as jnp
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from jax import lax
 
-from jaxgan import conv
+from jaxgan.models import conv
 
 DIMS = ('NHWC', 'HWIO', 'NHWC')
 CASES = [

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from jaxgan import data as data_lib
 from jaxgan.config import DataConfig
 from jaxgan.data import DataError, make_source, subset
+from jaxgan.data import sources as data_lib
 
 
 def source(spec, resolution=0, seed=0):

@@ -8,10 +8,11 @@ import jax
 import numpy as np
 import pytest
 
+import jaxgan
 from jaxgan import cli, evaluation, product, sweep, train
 from jaxgan import config as config_lib
-from jaxgan.data import _digits
-from jaxgan.runs import load, sample
+from jaxgan.data.sources import _digits
+from jaxgan.run.runs import load, sample
 
 SCORED = [
   'train.steps=60',
@@ -151,7 +152,7 @@ class _no_raise:
 
 def test_time_budget_fits_the_decaying_schedule(tmp_path, monkeypatch):
   # pytest-xdist's workers share the cores: a step may take twice as long in the run as when it was timed.
-  monkeypatch.setattr('jaxgan.loop._TIME_MARGIN', 0.45)
+  monkeypatch.setattr('jaxgan.run.opening.TIME_MARGIN', 0.45)
   config = config_lib.get_config(
     'digits',
     'train.steps=100000',
@@ -193,5 +194,5 @@ def test_a_sweep_ranks_its_members_by_their_scores(tmp_path):
     _, state = load(tmp_path, member=i, best=True)
     assert int(state.step) == 40 and state.step.ndim == 0
   with pytest.raises(evaluation.EvalError, match='holds a sweep of 2 members; score one member at a time'):
-    evaluation.evaluate_run(tmp_path)
-  assert evaluation.evaluate_run(tmp_path, member=1, metrics=('fid',))['fid'] == pytest.approx(fids[1])
+    jaxgan.evaluate_run(tmp_path)
+  assert jaxgan.evaluate_run(tmp_path, member=1, metrics=('fid',))['fid'] == pytest.approx(fids[1])

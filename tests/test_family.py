@@ -7,11 +7,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan import step as step_lib
 from jaxgan.config import DataConfig, GameConfig, TrainConfig, load
 from jaxgan.data import make_source
+from jaxgan.game import step as step_lib
+from jaxgan.game.state import create_state
 from jaxgan.models import MLPDiscriminator
-from jaxgan.state import create_state
 from test_step import TOY, _assert_learns, with_game
 
 
@@ -138,7 +138,7 @@ def test_config_refuses_what_does_not_fit():
 def test_resume_is_bitwise_exact_with_every_stateful_switch(tmp_path):
   """Spectral-norm vectors, DiffAugment and instance-noise draws, the lazy penalty's rounds: all resume exactly."""
   from jaxgan import train
-  from jaxgan.runs import load as load_run
+  from jaxgan.run.runs import load as load_run
 
   config = dataclasses.replace(
     DIGITS,

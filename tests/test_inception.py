@@ -11,7 +11,7 @@ import torchvision
 from pytorch_fid import inception as fid_inception
 
 from jaxgan import evaluation
-from jaxgan.metrics import inception
+from jaxgan.evaluation import inception
 
 pytestmark = pytest.mark.usefixtures('strict_dtypes')
 

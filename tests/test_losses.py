@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from jax.test_util import check_grads
 
-from jaxgan import losses
+from jaxgan.game import losses
 
 pytestmark = pytest.mark.usefixtures('strict_dtypes')
 

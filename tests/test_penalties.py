@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan import penalties
+from jaxgan.game import penalties
 
 W = jnp.array([3.0, 4.0])  # ||W|| = 5
 

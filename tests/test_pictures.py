@@ -9,9 +9,10 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 from PIL import Image, ImageSequence
 
-from jaxgan import eval1d, images
-from jaxgan.loop import _plot_losses
-from jaxgan.samples import SampleGrids
+from jaxgan.evaluation import game1d as eval1d
+from jaxgan.run import images
+from jaxgan.run.finishing import plot_losses
+from jaxgan.run.samples import SampleGrids
 
 
 def fake_panel(step: int) -> dict:
@@ -61,7 +62,7 @@ def test_losses_plot_has_axis_labels(tmp_path, monkeypatch):
   (tmp_path / 'metrics.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in rows))
   saved, savefig = [], Figure.savefig
   monkeypatch.setattr(Figure, 'savefig', lambda fig, *a, **k: (saved.append(fig), savefig(fig, *a, **k)))
-  _plot_losses(tmp_path, rows)
+  plot_losses(tmp_path, rows)
   assert (tmp_path / 'losses.png').exists() and len(saved) == 1
   assert_labelled(saved[0])
 

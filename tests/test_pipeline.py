@@ -1,4 +1,4 @@
-"""The input pipelines (jaxgan.pipeline) and the preparation cache (jaxgan.prepared)."""
+"""The input pipelines (jaxgan.data.pipeline) and the preparation cache (jaxgan.data.prepared)."""
 
 import json
 
@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 
 from jaxgan import config as config_lib
-from jaxgan import data as data_lib
 from jaxgan import train
 from jaxgan.config import DataConfig
 from jaxgan.data import make_source
-from jaxgan.pipeline import Feed
-from jaxgan.runs import load as load_run
-from jaxgan.state import create_state
-from jaxgan.step import train_step, train_steps
+from jaxgan.data import sources as data_lib
+from jaxgan.data.pipeline import Feed
+from jaxgan.game.state import create_state
+from jaxgan.game.step import train_step, train_steps
+from jaxgan.run.runs import load as load_run
 
 TINY = ['model.g_width=8', 'model.d_width=8', 'train.batch_size=32', 'game.d_steps=2', 'eval.metrics=()']
 

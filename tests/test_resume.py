@@ -14,7 +14,7 @@ import pytest
 
 from jaxgan import cli, train
 from jaxgan import config as config_lib
-from jaxgan.runs import load as load_run
+from jaxgan.run.runs import load as load_run
 
 TINY = [
   'train.steps=400',

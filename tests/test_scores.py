@@ -7,7 +7,7 @@ import scipy.linalg
 import scipy.special
 from scipy.spatial.distance import cdist
 
-from jaxgan.metrics import scores
+from jaxgan.evaluation import scores
 
 
 def _gaussian_features(seed: int, n: int, dim: int, offset: float = 0.0) -> np.ndarray:

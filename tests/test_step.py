@@ -5,11 +5,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan import step as step_lib
 from jaxgan.config import Config, DataConfig, ModelConfig, OptimConfig, TrainConfig
 from jaxgan.data import make_source
-from jaxgan.loop import _step_by_step
-from jaxgan.state import create_state, generate
+from jaxgan.game import step as step_lib
+from jaxgan.game.state import create_state, generate
+from jaxgan.run.stepping import step_by_step
 
 TOY = Config(
   model=ModelConfig(latent_dim=2, prior='normal', g_hidden=(16,), d_hidden=(32, 32)),
@@ -120,7 +120,7 @@ def test_scan_equals_repeated_steps_and_is_reproducible():
   again, _ = step_lib.train_steps(toy_state(), batches)
   jax.tree.map(np.testing.assert_array_equal, scanned.generator.params, again.generator.params)
   # The training loop's one-dispatch-per-step path (train.scan=False) gives the same.
-  stepped, stepped_metrics = _step_by_step(toy_state(), np.asarray(batches))
+  stepped, stepped_metrics = step_by_step(toy_state(), np.asarray(batches))
   jax.tree.map(
     lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), scanned.ema_params, stepped.ema_params
   )

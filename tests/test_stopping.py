@@ -10,7 +10,7 @@ import time
 
 from jaxgan import cli, train
 from jaxgan import config as config_lib
-from jaxgan.runs import load as load_run
+from jaxgan.run.runs import load as load_run
 
 # A long run of a tiny digits DCGAN that logs and checkpoints rarely: only a
 # stop that acts after the step in flight ends it within seconds.
@@ -133,10 +133,10 @@ def test_max_time_overshoots_by_at_most_a_step(tmp_path):
 def test_step_by_step_stops_after_the_step_in_flight():
   """should_stop is asked after each dispatch: true after the 3rd, the state has taken exactly 3 steps."""
   from jaxgan.data import make_source
-  from jaxgan.loop import _step_by_step
+  from jaxgan.run.stepping import step_by_step
   from test_step import TOY, toy_state
 
   asked = []
   batches = make_source(TOY.data, 0).batches(0, 10, TOY.train.batch_size * TOY.game.d_steps)
-  state, metrics = _step_by_step(toy_state(), batches, should_stop=lambda: asked.append(1) or len(asked) == 3)
+  state, metrics = step_by_step(toy_state(), batches, should_stop=lambda: asked.append(1) or len(asked) == 3)
   assert int(state.step) == 3 and len(metrics['d_loss']) == 3 and len(asked) == 3

@@ -15,12 +15,12 @@ import pytest
 
 import jaxgan
 from jaxgan import config as config_lib
-from jaxgan import population
-from jaxgan import step as step_lib
-from jaxgan.checkpoint import Checkpointer
 from jaxgan.data import make_source
-from jaxgan.state import create_population, create_state
-from jaxgan.state import member as member_of
+from jaxgan.game import step as step_lib
+from jaxgan.game.state import create_population, create_state
+from jaxgan.game.state import member as member_of
+from jaxgan.run import population
+from jaxgan.run.checkpoint import Checkpointer
 from test_step import TOY
 
 # The 1-D game, small: 40 steps, a checkpoint every 20, one panel with a short D* fit.
@@ -63,6 +63,15 @@ def test_product_and_command_line_members():
     population.parse_sweeps(['train.seed'])
   with pytest.raises(jaxgan.ConfigError, match='train.seed is given twice'):
     population.parse_sweeps(['train.seed=0', 'train.seed=1'])
+
+
+def test_two_members_of_the_same_config_are_refused():
+  with pytest.raises(jaxgan.ConfigError, match=r'members 0 and 2 are the same run \(train.seed=1, optim.g_lr=0.001\)'):
+    _member_configs(
+      small(), [{'train.seed': 1, 'optim.g_lr': 1e-3}, {'train.seed': 2}, {'train.seed': 1, 'optim.g_lr': 0.001}]
+    )
+  with pytest.raises(jaxgan.ConfigError, match='members 0 and 1 are the same run'):
+    _member_configs(small(), [{'optim.g_lr': 3e-4}, {'optim.g_lr': '3e-4'}])  # text as the command line gives it
 
 
 @pytest.mark.parametrize('key', ['model.g_hidden', 'game.objective', 'game.d_steps', 'data.resolution'])
@@ -226,9 +235,11 @@ def test_members_split_over_eight_devices(tmp_path):
     import sys, jax, jax.numpy as jnp, numpy as np
     sys.path.insert(0, {str(os.path.dirname(__file__))!r})
     from test_step import TOY
-    from jaxgan import parallel, population, step
+    from jaxgan.data import parallel
+    from jaxgan.run import population
+    from jaxgan.game import step
     from jaxgan.data import make_source
-    from jaxgan.state import create_population
+    from jaxgan.game.state import create_population
     configs = population.member_configs(TOY, [{{'optim.g_lr': lr}} for lr in (1e-3, 2e-3, 3e-3, 4e-3)])
     state = create_population(configs, jnp.stack([jax.random.key(i) for i in range(4)]), (1,))
     batches = np.stack([make_source(TOY.data, i).batches(0, 30, 64) for i in range(4)], axis=1)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from jaxgan import theory
+from jaxgan.game import theory
 
 pytestmark = pytest.mark.usefixtures('strict_dtypes')
 

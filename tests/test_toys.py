@@ -13,10 +13,9 @@ import pytest
 
 import jaxgan
 from jaxgan import config as config_lib
-from jaxgan import mixtures
 from jaxgan.config import DataConfig, EvalConfig, ModelConfig, TrainConfig
-from jaxgan.data import MixtureSource, make_source
-from jaxgan.eval2d import Evaluator2D
+from jaxgan.data import MixtureSource, make_source, mixtures
+from jaxgan.evaluation.toys2d import Evaluator2D
 
 RING, GRID = mixtures.MIXTURES['ring8'], mixtures.MIXTURES['grid25']
 _metrics = jax.jit(mixtures.mode_metrics, static_argnums=1)
@@ -113,7 +112,7 @@ def test_batches_shard_over_fake_devices():
   """The loop's slice of each batch, put on 4 devices by parallel.shard_batches, holds the same values."""
   code = textwrap.dedent("""
     import numpy as np
-    from jaxgan import parallel
+    from jaxgan.data import parallel
     from jaxgan.config import DataConfig
     from jaxgan.data import make_source
 

@@ -12,8 +12,8 @@ import pytest
 
 from jaxgan import cli
 from jaxgan import config as config_lib
-from jaxgan.checkpoint import Checkpointer
-from jaxgan.state import create_state
+from jaxgan.game.state import create_state
+from jaxgan.run.checkpoint import Checkpointer
 from test_stopping import long_run, wait_until_training
 
 TINY = ['--config', 'digits', *('--set', 'model.g_width=8', '--set', 'model.d_width=8', '--set', 'train.log_every=10')]
@@ -78,12 +78,12 @@ def test_nan_at_the_first_step_leaves_nothing_in_an_existing_folder(tmp_path, ca
 
 
 def test_out_of_memory_says_so_and_leaves_nothing(tmp_path, capsys, monkeypatch):
-  from jaxgan import loop
+  from jaxgan.run import stepping
 
   def exhausted(state, batch, pool=None):
     raise jax.errors.JaxRuntimeError('RESOURCE_EXHAUSTED: Out of memory while trying to allocate 17.18GiB.')
 
-  monkeypatch.setattr(loop, 'train_step', exhausted)
+  monkeypatch.setattr(stepping, 'train_step', exhausted)
   assert cli.train_main([*TINY, '--steps', '4', '--workdir', str(tmp_path / 'run')]) == 1
   err = capsys.readouterr().err
   assert err.count('\n') == 1
@@ -182,7 +182,7 @@ def test_sampling_a_run_without_a_trained_step_is_refused(finished, tmp_path, ca
 
 
 def test_the_lock_names_its_holder(tmp_path):
-  from jaxgan import workdir as workdir_lib
+  from jaxgan.run import workdir as workdir_lib
 
   with workdir_lib.lock(tmp_path):
     holder = (tmp_path / '.lock').read_text()

@@ -33,8 +33,8 @@ import jax.numpy as jnp
 
 from jaxgan import models
 from jaxgan.config import Config, GameConfig, ModelConfig, OptimConfig, TrainConfig
-from jaxgan.state import create_state
-from jaxgan.step import train_step
+from jaxgan.game.state import create_state
+from jaxgan.game.step import train_step
 
 # Dense bfloat16 peak of each card, FLOP/s (vendor data sheets, SXM parts).
 BF16_PEAK = {'H100': 989e12, 'H200': 989e12}

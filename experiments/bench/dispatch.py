@@ -22,9 +22,9 @@ import jax
 
 from jaxgan.config import Config, load, override
 from jaxgan.data import make_source
-from jaxgan.loop import _step_by_step  # jaxgan-train's loop of one dispatch per step
-from jaxgan.state import create_state
-from jaxgan.step import train_steps
+from jaxgan.game.state import create_state
+from jaxgan.game.step import train_steps
+from jaxgan.run.stepping import step_by_step  # jaxgan-train's loop of one dispatch per step
 
 
 class Loop:
@@ -47,7 +47,7 @@ def measure(config: Config, steps: int, rounds: int) -> tuple[Loop, Loop]:
   """(one dispatch per step, K per dispatch), each timed over `rounds` rounds of `steps` steps."""
   source = make_source(config.data, config.train.seed)
   batches = jax.device_put(source.batches(0, steps, config.train.batch_size * config.game.d_steps))
-  loops = Loop(config, source.sample_shape, _step_by_step), Loop(config, source.sample_shape, train_steps)
+  loops = Loop(config, source.sample_shape, step_by_step), Loop(config, source.sample_shape, train_steps)
   first = [loop.time(batches) for loop in loops]  # compiles
   for _ in range(rounds):
     for loop in loops:

@@ -45,10 +45,10 @@ from bench import device_name
 from jaxgan import config as config_lib
 from jaxgan.config import DataConfig
 from jaxgan.data import make_source
-from jaxgan.loop import _step_by_step
-from jaxgan.pipeline import Feed
-from jaxgan.state import create_state
-from jaxgan.step import train_step
+from jaxgan.data.pipeline import Feed
+from jaxgan.game.state import create_state
+from jaxgan.game.step import train_step
+from jaxgan.run.stepping import step_by_step
 
 SHAPES = {'mnist': (60_000, 28, 28, 1), 'celeba64': (20_000, 64, 64, 3)}
 MOCKED = {'cifar10': 5_000}
@@ -73,7 +73,7 @@ def synthetic_rates(config: config_lib.Config, shape: tuple[int, ...], steps: in
 
 
 def alternating_ratio(config: config_lib.Config, steps: int, rounds: int = 5) -> float:
-  """The loop's stepping (jaxgan.loop's one dispatch a step, its batches from the device pipeline) against the
+  """The loop's stepping (jaxgan.run.loop's one dispatch a step, its batches from the device pipeline) against the
   synthetic step, in alternating rounds of `steps` steps, both compiled first: the ratio of their medians."""
   source = make_source(config.data, 0)
   rows = config.train.batch_size * config.game.d_steps
@@ -82,7 +82,7 @@ def alternating_ratio(config: config_lib.Config, steps: int, rounds: int = 5) ->
   piped = create_state(config, jax.random.key(0), source.sample_shape)
   batch = jax.random.uniform(jax.random.key(1), (rows, *source.sample_shape), minval=-1, maxval=1)
   synthetic, _ = train_step(synthetic, batch)
-  piped, _ = _step_by_step(piped, *feed(0, 1))
+  piped, _ = step_by_step(piped, *feed(0, 1))
   rates = {'synthetic': [], 'piped': []}
   for r in range(rounds):
     start = time.perf_counter()
@@ -91,7 +91,7 @@ def alternating_ratio(config: config_lib.Config, steps: int, rounds: int = 5) ->
     jax.block_until_ready(metrics)
     rates['synthetic'].append(1 / (time.perf_counter() - start))
     start = time.perf_counter()
-    piped, _ = _step_by_step(piped, *feed(1 + r * steps, steps))
+    piped, _ = step_by_step(piped, *feed(1 + r * steps, steps))
     rates['piped'].append(1 / (time.perf_counter() - start))
   return statistics.median(rates['piped']) / statistics.median(rates['synthetic'])
 

@@ -53,7 +53,7 @@ def _version() -> str:
 
 def _train_parser() -> argparse.ArgumentParser:
   from jaxgan import config as config_lib
-  from jaxgan import population
+  from jaxgan.run import population
 
   parser = _Parser(
     prog='jaxgan-train',
@@ -167,9 +167,10 @@ def _train(argv: Sequence[str] | None = None) -> int:
   """`jaxgan-train`: parse, train, report one line per failure."""
   parser = _train_parser()
   args = parser.parse_args(argv)
-  from jaxgan import parallel, population
   from jaxgan.config import ConfigError
-  from jaxgan.loop import RunError, sweep, train
+  from jaxgan.data import parallel
+  from jaxgan.run import population
+  from jaxgan.run.loop import RunError, sweep, train
 
   _enable_compilation_cache()
   parallel.initialize_from_environment()  # several hosts, when the environment says so
@@ -243,12 +244,12 @@ def _sample(argv: Sequence[str] | None = None) -> int:
     parser.error(f'--{"out" if args.out else "grid"} must name a {".npz" if args.out else ".png"} file, got {target}')
   import numpy as np
 
-  from jaxgan import images
-  from jaxgan.checkpoint import CheckpointError
   from jaxgan.config import ConfigError
-  from jaxgan.data import DataError
-  from jaxgan.runs import sample
-  from jaxgan.workdir import RunError
+  from jaxgan.data.sources import DataError
+  from jaxgan.run import images
+  from jaxgan.run.checkpoint import CheckpointError
+  from jaxgan.run.runs import sample
+  from jaxgan.run.workdir import RunError
 
   try:
     samples = sample(args.workdir, args.num, seed=args.seed, member=args.member, best=args.best)
@@ -272,8 +273,8 @@ def _sample(argv: Sequence[str] | None = None) -> int:
   return 0
 
 
-def _eval(argv: Sequence[str] | None = None) -> int:
-  """`jaxgan-eval`: scores of a run's generator (into its eval.json) or of one image set against another."""
+def _eval_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+  """jaxgan-eval's arguments, checked against each other."""
   from jaxgan.config import SCORE_RESULTS
 
   parser = _Parser(
@@ -312,6 +313,12 @@ def _eval(argv: Sequence[str] | None = None) -> int:
   for name in ('num_fake', 'num_real'):
     if getattr(args, name) is not None and getattr(args, name) < 2:
       parser.error(f'--{name.replace("_", "-")} must be 2 or more, got {getattr(args, name)}')
+  return args
+
+
+def _eval(argv: Sequence[str] | None = None) -> int:
+  """`jaxgan-eval`: scores of a run's generator (into its eval.json) or of one image set against another."""
+  args = _eval_arguments(argv)
   settings = {
     key: value
     for key, value in [
@@ -328,14 +335,15 @@ def _eval(argv: Sequence[str] | None = None) -> int:
 
   from jaxgan import evaluation
   from jaxgan.config import ConfigError
-  from jaxgan.workdir import RunError
+  from jaxgan.run.evaluate import EVAL_FILE, evaluate_run
+  from jaxgan.run.workdir import RunError
 
   formatwarning = warnings.formatwarning  # restored: main() may run inside a user's process
   warnings.formatwarning = lambda message, *_: f'jaxgan-eval: warning: {message}\n'
   try:
     if args.workdir:
-      result = evaluation.evaluate_run(args.workdir, step=args.step, best=args.best, member=args.member, **settings)
-      where = Path(args.workdir) / evaluation.EVAL_FILE
+      result = evaluate_run(args.workdir, step=args.step, best=args.best, member=args.member, **settings)
+      where = Path(args.workdir) / EVAL_FILE
     else:
       where = Path(args.out).expanduser() if args.out else None
       if where:
@@ -358,7 +366,7 @@ def _eval(argv: Sequence[str] | None = None) -> int:
 
 def _convert_inception(argv: Sequence[str] | None = None) -> int:
   """`jaxgan-convert-inception`: pytorch-fid's Inception weights to jaxgan's file, once (needs torch)."""
-  from jaxgan.metrics import inception
+  from jaxgan.evaluation import inception
 
   parser = _Parser(
     prog='jaxgan-convert-inception',
@@ -391,11 +399,11 @@ def _convert_inception(argv: Sequence[str] | None = None) -> int:
 
 
 # What every run loads (the rest, such as tensorflow-datasets, only as its data asks; tensorboardX as training
-# starts, jaxgan.writer).
+# starts, jaxgan.run.writer).
 _LIBRARIES = ('numpy', 'jax', 'flax', 'optax', 'orbax.checkpoint', 'PIL.Image', 'tqdm')
-train_main = _guarded('jaxgan-train', _train, (*_LIBRARIES, 'jaxgan.loop'))
-sample_main = _guarded('jaxgan-sample', _sample, (*_LIBRARIES, 'jaxgan.runs'))
-eval_main = _guarded('jaxgan-eval', _eval, (*_LIBRARIES, 'jaxgan.evaluation'))
+train_main = _guarded('jaxgan-train', _train, (*_LIBRARIES, 'jaxgan.run.loop'))
+sample_main = _guarded('jaxgan-sample', _sample, (*_LIBRARIES, 'jaxgan.run.runs'))
+eval_main = _guarded('jaxgan-eval', _eval, (*_LIBRARIES, 'jaxgan.run.evaluate'))
 convert_inception_main = _guarded('jaxgan-convert-inception', _convert_inception, ('numpy',))
 
 if __name__ == '__main__':

@@ -17,11 +17,17 @@ import typing
 from pathlib import Path
 from typing import Any, Literal
 
-from jaxgan.augment import Augmentation
-from jaxgan.losses import WITH_LABELS, Objective
-from jaxgan.models import Activation
-from jaxgan.penalties import PENALTIES
-from jaxgan.priors import Prior
+# The names a config may choose between, here (the floor everything else imports from) and checked by the
+# modules that implement them.
+Prior = Literal['uniform', 'normal']  # jaxgan.game.priors
+Activation = Literal['relu', 'leaky_relu', 'tanh', 'elu']  # jaxgan.models.mlp
+Objective = Literal[
+  'minimax', 'non_saturating', 'least_squares', 'wasserstein', 'hinge', 'relativistic', 'relativistic_average'
+]  # jaxgan.game.losses
+WITH_LABELS = ('minimax', 'non_saturating', 'least_squares')  # objectives with labels to smooth
+PenaltyName = Literal['r1', 'r2', 'wgan_gp', 'dragan']  # jaxgan.game.penalties
+PENALTIES: tuple[PenaltyName, ...] = typing.get_args(PenaltyName)
+Augmentation = Literal['color', 'translation', 'cutout']  # jaxgan.game.augment
 
 
 class ConfigError(ValueError):
@@ -44,7 +50,7 @@ class ModelConfig:
   g_width: int = 64  # dcgan only: channels of G's last stage
   d_width: int = 64  # dcgan only: channels of D's first stage
   extra_layers: int = 0  # dcgan only: 3x3 stride-1 conv layers added to G and to D
-  conv_impl: Literal['auto', 'lax', 'matmul'] = 'auto'  # dcgan only: see jaxgan.conv
+  conv_impl: Literal['auto', 'lax', 'matmul'] = 'auto'  # dcgan only: see jaxgan.models.conv
   compute_dtype: Literal['float32', 'bfloat16'] = 'float32'  # parameters and optimizer state stay float32
   spectral_norm: bool = False  # spectral normalisation of D's weight layers (Miyato et al., 2018)
 
@@ -53,11 +59,11 @@ class ModelConfig:
 class DataConfig:
   """Where real samples come from."""
 
-  source: str = 'normal'  # normal, ring8, grid25, digits, FILE.npz, DIR or tfds:NAME[:SPLIT] (see jaxgan.data)
+  source: str = 'normal'  # normal, ring8, grid25, digits, FILE.npz, DIR or tfds:NAME[:SPLIT] (see jaxgan.data.sources)
   mean: float = 1.0  # normal only
   std: float = 1.0  # normal only
   resolution: int = 0  # images: center-crop and resize to this side; 0 keeps the stored size
-  pipeline: Literal['auto', 'device', 'stream'] = 'auto'  # images: kept on the device, or streamed (jaxgan.pipeline)
+  pipeline: Literal['auto', 'device', 'stream'] = 'auto'  # images: on the device or streamed (jaxgan.data.pipeline)
   device_budget_gb: float = 0.0  # the most images that pipeline=auto keeps on the device; 0: a quarter of its memory
   workers: int = -1  # pipeline=stream: Grain worker processes reading batches; -1: one per CPU core, up to 8
 
@@ -79,10 +85,10 @@ class OptimConfig:
 class GameConfig:
   """The min-max game: objective, regularisers, what D sees, update order and the generator EMA."""
 
-  objective: Objective = 'non_saturating'  # see jaxgan.losses.get_objective
+  objective: Objective = 'non_saturating'  # see jaxgan.game.losses.get_objective
   label_smoothing: float = 0.0  # one-sided: real samples labelled 1 - s (minimax, non_saturating, least_squares)
   weight_clip: float = 0.0  # clip D's parameters to [-c, c] after each update (WGAN: 0.01); 0: off
-  penalty: Literal[('none', *PENALTIES)] = 'none'  # gradient penalty of D (jaxgan.penalties)
+  penalty: Literal[('none', *PENALTIES)] = 'none'  # gradient penalty of D (jaxgan.game.penalties)
   penalty_weight: float = 10.0  # gamma of R1 / R2, lambda of WGAN-GP / DRAGAN
   penalty_every: int = 1  # lazy regularisation: every k rounds, weighted by k (StyleGAN2)
   instance_noise: float = 0.0  # std of Gaussian noise added to D's inputs, real and generated
@@ -90,7 +96,7 @@ class GameConfig:
   pack: int = 1  # PacGAN: D judges packs of this many samples
   update_order: Literal['alternating', 'simultaneous'] = 'alternating'
   d_steps: int = 1  # D updates per G update
-  reuse_fake: bool = False  # G's update reuses the last D update's latents and G pass (see jaxgan.step)
+  reuse_fake: bool = False  # G's update reuses the last D update's latents and G pass (see jaxgan.game.step)
   ema_decay: float = 0.999  # 0 keeps the EMA equal to G
 
 
@@ -104,7 +110,7 @@ class TrainConfig:
   log_every: int = 100  # steps per metrics line, and per dispatch when scan is on
   # Run each chunk of steps as one lax.scan dispatch (True) or one dispatch per
   # step. On a 2-core CPU (experiments/bench/dispatch.py) the scan runs the 1-D
-  # MLP 1.6x faster, the digits and mnist DCGANs with jaxgan.conv at about the
+  # MLP 1.6x faster, the digits and mnist DCGANs with jaxgan.models.conv at about the
   # same speed, and XLA's own convolution gradients (model.conv_impl=lax) 16x slower.
   scan: bool = True
   checkpoint_every: int = 1000  # also at the end, and on SIGINT / SIGTERM / max_seconds
@@ -114,7 +120,7 @@ class TrainConfig:
   member_batches: Literal['own', 'shared'] = 'own'
 
 
-Score = Literal['fid', 'kid', 'pr', 'dc', 'is', 'classes']  # see jaxgan.evaluation
+Score = Literal['fid', 'kid', 'pr', 'dc', 'is', 'classes']  # see jaxgan.evaluation.scoring
 # What each score reports, and whether less is better: the keys eval.best_metric can name.
 SCORE_RESULTS = {
   'fid': {'fid': True},
@@ -351,7 +357,9 @@ def override(config: Config, assignment: str) -> Config:
     raise ConfigError(f'override {assignment!r} is not of the form section.key=value')
   nodes, path = _leaf(config, key)
   if not text.strip():
-    raise ConfigError(f'{key}= has no value; give one, e.g. {key}={_example(nodes[-1])}')
+    example = _example(nodes[-1])
+    none = f', or {key}=() for none' if isinstance(nodes[-1], tuple) and example != '()' else ''
+    raise ConfigError(f'{key}= has no value; give one, e.g. {key}={example}{none}')
   return _replace_leaf(nodes, path, _parse(text.strip(), _field_types(type(nodes[-2]))[path[-1]], key))
 
 

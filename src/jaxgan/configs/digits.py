@@ -13,7 +13,7 @@ against half: 1.27, 0.91, 0.92). Measured on a
 2-core CPU (2026-11-26): 88 s of training, 91 s for the command; the EMA grid
 (samples.png, docs/digits_samples.png) shows all ten digits with clean strokes
 on dark backgrounds. At 8x8 the tensors are so small that XLA's own
-convolutions beat jaxgan.conv's forms (13 against 20 ms a step; the whole run
+convolutions beat jaxgan.models.conv's forms (13 against 20 ms a step; the whole run
 took 122 s with those and train.scan), and XLA's convolutions run slower inside
 lax.scan, hence conv_impl='lax' and one dispatch per step. Without the 3x3 layers (width 128) the run took 34 s but
 D could not tell real from fake early on (its loss stayed at log 4) and the

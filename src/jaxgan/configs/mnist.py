@@ -8,7 +8,7 @@ Adam 3e-4 with a cosine decay, beta1 0.5; G's update reuses the D update's fake
 batch (game.reuse_fake); 10,000 steps of batch 64, which `--max-time` fits to
 its time (5 minutes: about 5,000 to 7,000 steps on 2 cores) so that the
 schedule ends in it. Scored at the end with the classifier extractor
-(jaxgan.evaluation: FID, KID, PR, DC, IS and classes of 5,000 EMA images).
+(jaxgan.evaluation.scoring: FID, KID, PR, DC, IS and classes of 5,000 EMA images).
 
 Measured on a 2-core CPU (2026-12-04) with `--max-time 5m` on mnist5k.npz
 (experiments/mnist5k.py: 5,000 real digits, 500 a class): 5,148 steps in 232 s,

@@ -1,0 +1,301 @@
+"""The train state: one immutable pytree holding the whole game.
+
+The hyperparameters that may differ between the members of a population
+(HYPERPARAMETERS: learning rates and their decay, Adam's betas, label
+smoothing, the penalty weight, the EMA decay) are arrays in the state, not
+constants of the compiled step: a population is the same state with a leading
+member axis on every leaf (jaxgan.sweep), and one run is a population of one.
+"""
+
+import dataclasses
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from jaxgan.config import Config, ConfigError, GameConfig, Prior, check_type, value_of
+from jaxgan.game import augment
+from jaxgan.game.priors import sample_latent
+from jaxgan.models import make_models
+
+Variables = Any  # a pytree of arrays
+
+
+class Player(struct.PyTreeNode):
+  """One network with its parameters, batch-norm statistics and optimizer.
+
+  Parameters, statistics and optimizer state are float32; with a bfloat16
+  `compute_dtype` the network runs on bfloat16 copies of its parameters and
+  inputs and returns float32 outputs (gradients flow back through the casts).
+  """
+
+  params: Variables
+  batch_stats: Variables  # {} for a network without batch norm
+  opt_state: optax.OptState
+  module: nn.Module = struct.field(pytree_node=False)
+  tx: optax.GradientTransformation = struct.field(pytree_node=False)
+  compute_dtype: str = struct.field(pytree_node=False, default='float32')
+
+  def apply(
+    self, params: Variables, batch_stats: Variables, x: jax.Array, *, train: bool
+  ) -> tuple[jax.Array, Variables]:
+    """Runs the network; returns its output and the updated batch statistics.
+
+    In train mode batch norm uses (and updates) batch statistics; otherwise it
+    uses the running averages and returns them unchanged.
+    """
+    if self.compute_dtype != 'float32':
+      params, x = jax.tree.map(lambda a: a.astype(self.compute_dtype), (params, x))
+    variables = {'params': params, 'batch_stats': batch_stats} if batch_stats else {'params': params}
+    if not batch_stats or not train:
+      out = self.module.apply(variables, x, train=train)
+    else:
+      out, updates = self.module.apply(variables, x, train=True, mutable=['batch_stats'])
+      batch_stats = updates['batch_stats']
+    return out.astype(jnp.float32), batch_stats
+
+  def apply_gradients(self, grads: Variables, batch_stats: Variables, learning_rate: jax.Array) -> 'Player':
+    """One optimizer update of the parameters at `learning_rate`, and new batch statistics."""
+    opt_state = self.opt_state._replace(hyperparams={**self.opt_state.hyperparams, 'learning_rate': learning_rate})
+    updates, opt_state = self.tx.update(grads, opt_state, self.params)
+    params = optax.apply_updates(self.params, updates)
+    return self.replace(params=params, batch_stats=batch_stats, opt_state=opt_state)
+
+
+# Config keys whose values the state holds as arrays. Adam's betas (SGD's momentum) are in the players'
+# optimizer states (optax.inject_hyperparams), the others in GANState.hparams, under the key's last part.
+HYPERPARAMETERS = (
+  'optim.g_lr',
+  'optim.d_lr',
+  'optim.b1',
+  'optim.b2',
+  'optim.final_lr_fraction',
+  'game.label_smoothing',
+  'game.penalty_weight',
+  'game.ema_decay',
+)
+_IN_OPTIMIZER = {'optim.b1', 'optim.b2'}
+
+
+class GANState(struct.PyTreeNode):
+  """Step, randomness, both players, the generator EMA and the hyperparameters.
+
+  A population of M members has the same structure, every leaf with a leading
+  axis [M] (jaxgan.sweep); `game` and the other static fields are shared.
+  """
+
+  step: jax.Array  # int32 []
+  key: jax.Array  # typed PRNG key []; step t draws from fold_in(key, t)
+  generator: Player
+  discriminator: Player
+  ema_params: Variables  # exponential moving average of generator.params
+  # float32 []: g_lr and d_lr (peak rates), final_lr_fraction, label_smoothing, penalty_weight, ema_decay
+  hparams: dict[str, jax.Array]
+  game: GameConfig = struct.field(pytree_node=False)  # the program: its HYPERPARAMETERS are None (see hparams)
+  schedule: Literal['constant', 'cosine', 'linear'] = struct.field(pytree_node=False)  # of both learning rates
+  steps: int = struct.field(pytree_node=False)  # train.steps: G updates over which the learning rates decay
+  prior: Prior = struct.field(pytree_node=False)
+  latent_dim: int = struct.field(pytree_node=False)
+  sample_shape: tuple[int, ...] = struct.field(pytree_node=False)  # one real sample: (1,) or (H, W, C)
+
+  def sample_latent(self, key: jax.Array, num: int) -> jax.Array:
+    """Draws z [num, latent_dim] from the prior."""
+    return sample_latent(key, self.prior, (num, self.latent_dim))
+
+
+def learning_rate(
+  schedule: Literal['constant', 'cosine', 'linear'],
+  peak: jax.typing.ArrayLike,
+  final_fraction: jax.typing.ArrayLike,
+  updates: int,
+  count: jax.typing.ArrayLike,
+) -> jax.Array:
+  """A player's learning rate at its update `count`: `peak`, decaying to final_fraction * peak over `updates`."""
+  if schedule == 'cosine':
+    return optax.cosine_decay_schedule(peak, updates, alpha=final_fraction)(count)
+  if schedule == 'linear':
+    return optax.linear_schedule(peak, peak * final_fraction, updates)(count)
+  return jnp.asarray(peak, jnp.float32)
+
+
+def learning_rates(config: Config, step: int) -> dict[str, float]:
+  """The rates of G's and D's updates in round `step` (counted from 0)."""
+  steps, d_steps, optim = config.train.steps, config.game.d_steps, config.optim
+  rate = functools.partial(learning_rate, optim.schedule, final_fraction=optim.final_lr_fraction)
+  return {
+    'g_lr': float(rate(optim.g_lr, updates=steps, count=step)),
+    'd_lr': float(rate(optim.d_lr, updates=steps * d_steps, count=step * d_steps)),
+  }
+
+
+@functools.cache
+def optimizer(name: Literal['adam', 'sgd']) -> optax.GradientTransformation:
+  """A player's optimizer: its learning rate and betas (SGD: momentum) are arrays in its state, set by create_state
+  (and the rate by each update), so that one optimizer serves every member of a population."""
+  if name == 'sgd':
+    return optax.inject_hyperparams(optax.sgd)(learning_rate=0.0, momentum=0.0)
+  return optax.inject_hyperparams(optax.adam)(learning_rate=0.0, b1=0.0, b2=0.0)
+
+
+def hyperparameters(config: Config) -> dict[str, float]:
+  """The values of config's HYPERPARAMETERS, by key."""
+  return {key: value_of(config, key) for key in HYPERPARAMETERS}
+
+
+def program(config: Config) -> Config:
+  """config without its HYPERPARAMETERS and train.seed (None): what the members of one population share."""
+  sections = {}
+  for key in (*HYPERPARAMETERS, 'train.seed'):
+    section, name = key.split('.')
+    sections.setdefault(section, {})[name] = None
+  return dataclasses.replace(
+    config, **{section: dataclasses.replace(getattr(config, section), **names) for section, names in sections.items()}
+  )
+
+
+def _init_player(
+  module: nn.Module,
+  tx: optax.GradientTransformation,
+  key: jax.Array,
+  x: jax.Array,
+  compute_dtype: str,
+  optimizer_hparams: dict[str, jax.Array],
+) -> Player:
+  variables = module.init(key, x, train=False)
+  params = variables['params']
+  opt_state = tx.init(params)
+  hyperparams = {**opt_state.hyperparams, **jax.tree.map(jnp.copy, optimizer_hparams)}  # own buffers: donated
+  opt_state = opt_state._replace(hyperparams=hyperparams)
+  return Player(params, variables.get('batch_stats', {}), opt_state, module, tx, compute_dtype)
+
+
+def create_state(
+  config: Config,
+  key: jax.Array,
+  sample_shape: tuple[int, ...],
+  networks: tuple[nn.Module, nn.Module] | None = None,
+) -> GANState:
+  """Initialises both players and their optimizers from `key`.
+
+  Args:
+    config: the run's config.
+    key: a typed PRNG key; the state keeps a child of it for the steps.
+    sample_shape: shape of one real sample, (1,) for 1-D data or (H, W, C).
+    networks: your own (generator, discriminator) Flax modules, with the
+      interface of jaxgan.models, in place of config.model's architecture.
+
+  Returns:
+    The state at step 0, with the EMA equal to the generator.
+
+  Raises:
+    ConfigError: config is not a jaxgan.Config, or sample_shape does not fit its model.
+  """
+  config = check_type(config)
+  return _initialise(config, tuple(sample_shape), networks)(key, hyperparameters(config))
+
+
+def create_population(
+  configs: Sequence[Config],
+  keys: jax.Array,
+  sample_shape: tuple[int, ...],
+  networks: tuple[nn.Module, nn.Module] | None = None,
+) -> GANState:
+  """The states of a population's members, stacked on a leading member axis [M], built in one vmapped call.
+
+  Args:
+    configs: one config per member, equal but for their HYPERPARAMETERS (and train.seed).
+    keys: typed PRNG keys [M], one per member.
+    sample_shape, networks: as for create_state.
+
+  Raises:
+    ConfigError: configs that differ in more than their HYPERPARAMETERS, or as create_state.
+  """
+  configs = [check_type(c) for c in configs]
+  shared = program(configs[0])
+  for i, c in enumerate(configs):
+    if program(c) != shared:
+      raise ConfigError(
+        f'member {i} differs from member 0 in more than its hyperparameters ({", ".join(HYPERPARAMETERS)})'
+      )
+  values = {key: jnp.asarray([hyperparameters(c)[key] for c in configs], jnp.float32) for key in HYPERPARAMETERS}
+  return jax.vmap(_initialise(configs[0], tuple(sample_shape), networks))(keys, values)
+
+
+def _initialise(
+  config: Config, sample_shape: tuple[int, ...], networks: tuple[nn.Module, nn.Module] | None
+) -> Callable[[jax.Array, dict[str, jax.typing.ArrayLike]], GANState]:
+  """The function from (key, HYPERPARAMETERS values) to the state at step 0; config gives everything else."""
+  try:
+    generator, discriminator = networks or make_models(config.model, sample_shape)
+  except ValueError as e:
+    raise ConfigError(str(e)) from None
+  if config.game.augment and len(sample_shape) != 3:
+    raise ConfigError(
+      f'game.augment (DiffAugment) needs images, not samples of shape {sample_shape}; set game.augment=()'
+    )
+  tx = optimizer(config.optim.optimizer)
+  dtype = config.model.compute_dtype
+  pack = config.game.pack
+
+  def initialise(key: jax.Array, values: dict[str, jax.typing.ArrayLike]) -> GANState:
+    values = {k: jnp.asarray(v, jnp.float32) for k, v in values.items()}
+    betas = (
+      {'momentum': values['optim.b1']}
+      if config.optim.optimizer == 'sgd'
+      else {'b1': values['optim.b1'], 'b2': values['optim.b2']}
+    )
+    g_key, d_key, step_key = jax.random.split(key, 3)
+    g = _init_player(generator, tx, g_key, jnp.zeros((1, config.model.latent_dim)), dtype, betas)
+    d = _init_player(discriminator, tx, d_key, augment.pack(jnp.zeros((pack, *sample_shape)), pack), dtype, betas)
+    return GANState(
+      step=jnp.zeros((), jnp.int32),
+      key=step_key,
+      generator=g,
+      discriminator=d,
+      ema_params=jax.tree.map(jnp.copy, g.params),  # own buffers: the state is donated
+      hparams={k.split('.')[1]: v for k, v in values.items() if k not in _IN_OPTIMIZER},
+      game=program(config).game,
+      schedule=config.optim.schedule,
+      steps=config.train.steps,
+      prior=config.model.prior,
+      latent_dim=config.model.latent_dim,
+      sample_shape=sample_shape,
+    )
+
+  return initialise
+
+
+def member(population: GANState, i: int) -> GANState:
+  """Member i of a population (every leaf [M, ...]), a state of one GAN."""
+  return jax.tree.map(lambda leaf: leaf[i], population)
+
+
+def each_member(one: Callable[..., Any], population: GANState, *per_member: Any, at_once: int | None = None) -> Any:
+  """one(state, *args) of each member of a population (leaves [M, ...]), vmapped, `at_once` members at a time
+  (all by default) so that memory need not grow with M; every leaf of the result [M, ...]."""
+  members = population.step.shape[0]
+  return jax.lax.map(lambda args: one(*args), (population, *per_member), batch_size=min(members, at_once or members))
+
+
+def step_of(state: GANState) -> int:
+  """The rounds trained: of one GAN, or of a population (its members train in step)."""
+  return int(state.step.reshape(-1)[0])
+
+
+def generate(state: GANState, z: jax.Array, *, ema: bool = True) -> jax.Array:
+  """Samples G(z) in inference mode, from the EMA generator by default."""
+  g = state.generator
+  params = state.ema_params if ema else g.params
+  return g.apply(params, g.batch_stats, z, train=False)[0]
+
+
+def discriminate(state: GANState, x: jax.Array) -> jax.Array:
+  """D's logits [B] for samples x, in inference mode; with game.pack = m, D judges m copies of each sample."""
+  d = state.discriminator
+  m = state.game.pack
+  return d.apply(d.params, d.batch_stats, augment.pack(jnp.repeat(x, m, axis=0), m), train=False)[0]

@@ -31,10 +31,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxgan import models
 from jaxgan.config import Config, GameConfig, ModelConfig, OptimConfig, TrainConfig
 from jaxgan.game.state import create_state
 from jaxgan.game.step import train_step
+from jaxgan.models.conv import Conv
 
 # Dense bfloat16 peak of each card, FLOP/s (vendor data sheets, SXM parts).
 BF16_PEAK = {'H100': 989e12, 'H200': 989e12}
@@ -53,9 +53,9 @@ class TFGenerator(nn.Module):
       return nn.leaky_relu(bn(h), 0.3)
 
     h = norm(nn.Dense(7 * 7 * 256, use_bias=False)(z)).reshape(-1, 7, 7, 256)
-    h = norm(models.Conv(128, (5, 5), transpose=True, impl=self.conv_impl)(h))
-    h = norm(models.Conv(64, (5, 5), (2, 2), transpose=True, impl=self.conv_impl)(h))
-    return jnp.tanh(models.Conv(1, (5, 5), (2, 2), transpose=True, impl=self.conv_impl)(h))
+    h = norm(Conv(128, (5, 5), transpose=True, impl=self.conv_impl)(h))
+    h = norm(Conv(64, (5, 5), (2, 2), transpose=True, impl=self.conv_impl)(h))
+    return jnp.tanh(Conv(1, (5, 5), (2, 2), transpose=True, impl=self.conv_impl)(h))
 
 
 class TFDiscriminator(nn.Module):
@@ -67,7 +67,7 @@ class TFDiscriminator(nn.Module):
   def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
     h = x
     for features in (64, 128):
-      h = models.Conv(features, (5, 5), (2, 2), impl=self.conv_impl)(h)
+      h = Conv(features, (5, 5), (2, 2), impl=self.conv_impl)(h)
       h = nn.leaky_relu(h + self.param(f'bias_{features}', nn.initializers.zeros, (features,)), 0.3)
     return nn.Dense(1)(h.reshape(h.shape[0], -1))[:, 0]
 

@@ -71,6 +71,9 @@ def _cache_of_this_session(tmp_path_factory):
     # The workers and the commands that tests run as subprocesses share one compilation cache of this session:
     # a program that several workers compile (a recipe's step, say) is compiled once.
     patch.setenv('JAXGAN_COMPILATION_CACHE', str(session / 'xla-cache'))
+    # Every program, however fast it compiles: the suite's many small runs compile the same small programs.
+    patch.setenv('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
+    jax.config.update('jax_persistent_cache_min_compile_time_secs', 0)
     cli._enable_compilation_cache()  # in this worker too, as jaxgan-train sets it
     yield
 

@@ -15,11 +15,13 @@ imports only jaxgan.config (and jax, flax, numpy).
 import flax.linen as nn
 
 from jaxgan.config import Activation, ModelConfig
+from jaxgan.models.conv import Conv
 from jaxgan.models.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_base_resolution
 from jaxgan.models.mlp import MLPDiscriminator, MLPGenerator
 
 __all__ = [
   'Activation',
+  'Conv',
   'DCGANDiscriminator',
   'DCGANGenerator',
   'MLPDiscriminator',

@@ -193,13 +193,13 @@ def test_a_workdir_of_jaxgan_0_1_resumes_to_what_a_fresh_run_gives(name, tmp_pat
 
 def _command(name: str) -> list[str]:
   """The command line each fixture was started with (fixtures/workdirs-0.1/README.md)."""
-  gaussian1d = ['--config', 'gaussian1d', '--steps', '300', '--set', 'train.log_every=50']
-  gaussian1d += ['--set', 'train.checkpoint_every=100']
+  gaussian1d = ['--config', 'gaussian1d', '--steps', '80', '--set', 'train.log_every=20']
+  gaussian1d += ['--set', 'train.checkpoint_every=40', '--set', 'eval.panel_fractions=0.25,1']
   digits = ['--config', 'digits', '--steps', '40', '--set', 'train.log_every=10', '--set', 'train.checkpoint_every=20']
   digits += ['--set', 'train.sample_every=20', '--set', 'model.g_width=8', '--set', 'model.d_width=8']
   digits += ['--set', 'eval.metrics=()']
   return {
     'gaussian1d': gaussian1d,
-    'sweep': [*gaussian1d, '--steps', '200', '--sweep', 'train.seed=0,1'],
+    'sweep': [*gaussian1d, '--sweep', 'train.seed=0,1'],
     'digits': digits,
   }[name]

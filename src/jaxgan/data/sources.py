@@ -33,7 +33,7 @@ from typing import Protocol
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.stats import norm
+from jax.typing import ArrayLike
 
 from jaxgan.config import DataConfig
 from jaxgan.data import mixtures
@@ -49,6 +49,11 @@ class Source(Protocol):
   sample_shape: tuple[int, ...]
 
   def batches(self, start: int, num_steps: int, batch_size: int) -> np.ndarray | jax.Array: ...
+
+
+def normal_pdf(x: ArrayLike, mean: float, std: float) -> jax.Array:
+  """Density of N(mean, std^2) at x."""
+  return jnp.exp(-0.5 * ((jnp.asarray(x) - mean) / std) ** 2) / (std * jnp.sqrt(2 * jnp.pi))
 
 
 class NormalSource:
@@ -71,7 +76,7 @@ class NormalSource:
     return self.mean + self.std * jax.random.normal(key, (num, 1))
 
   def density(self, x: jax.Array) -> jax.Array:
-    return norm.pdf(x, self.mean, self.std)
+    return normal_pdf(x, self.mean, self.std)
 
   def support(self) -> tuple[float, float]:
     """An interval holding all but a negligible part (1e-15) of the mass."""

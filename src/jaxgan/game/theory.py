@@ -18,6 +18,8 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from jaxgan.data.sources import normal_pdf  # the 1-D game's data density, and the kernel of the estimates below
+
 MINUS_LOG4 = -math.log(4.0)
 
 
@@ -60,11 +62,6 @@ def virtual_training_criterion(p_real: ArrayLike, p_gen: ArrayLike, x: ArrayLike
   p_real, p_gen = jnp.asarray(p_real), jnp.asarray(p_gen)
   total = p_real + p_gen
   return jnp.trapezoid(_xlogy_ratio(p_real, total) + _xlogy_ratio(p_gen, total), x)
-
-
-def normal_pdf(x: ArrayLike, mean: float, std: float) -> jax.Array:
-  """Density of N(mean, std^2) at x."""
-  return jnp.exp(-0.5 * ((jnp.asarray(x) - mean) / std) ** 2) / (std * jnp.sqrt(2 * jnp.pi))
 
 
 def density_from_samples(samples: ArrayLike, x: ArrayLike, bandwidth: ArrayLike) -> jax.Array:

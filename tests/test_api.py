@@ -159,6 +159,20 @@ def test_sample_of_a_1d_run_from_its_workdir_or_its_state(run_1d):
   assert not np.array_equal(jaxgan.sample(state, 50, seed=3, ema=False), samples)  # G itself, not its EMA
 
 
+def test_truncated_samples_are_those_of_the_truncated_latents(run_1d):
+  _, workdir = run_1d
+  _, state = jaxgan.load(workdir)
+  samples = jaxgan.sample(workdir, 50, seed=3, truncation=0.5)
+  z = jax.random.truncated_normal(jax.random.key(3), -0.5, 0.5, (50, state.latent_dim))
+  if state.prior == 'uniform':
+    z = jax.random.uniform(jax.random.key(3), (50, state.latent_dim), minval=-0.5, maxval=0.5)
+  np.testing.assert_array_equal(samples, np.asarray(jaxgan.generate(state, z)).reshape(50, -1))
+  assert not np.array_equal(samples, jaxgan.sample(workdir, 50, seed=3))
+  for bad in (0, -1.0, True, '0.5'):
+    with pytest.raises(ValueError, match=r'^truncation must be a positive threshold \(e.g. 0.5\), or None for none'):
+      jaxgan.sample(workdir, 50, truncation=bad)
+
+
 def test_sample_of_an_image_run_is_uint8_images(tmp_path):
   config = jaxgan.get_config(  # an MLP on 8x8 digits: an image run that compiles fast
     'digits',

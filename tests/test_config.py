@@ -63,7 +63,8 @@ def test_load_builtin_and_file(tmp_path):
   assert isinstance(config_lib.load('gaussian1d'), Config)
   with pytest.raises(
     ConfigError,
-    match="unknown config 'gaussian2d'; built-in configs: celeba64, cifar10, digits, gaussian1d, grid25, mnist, ring8",
+    match="unknown config 'gaussian2d'; built-in configs: celeba64, cifar10, digits, digits_conditional, gaussian1d, "
+    'grid25, mnist, mnist_conditional, ring8',
   ):
     config_lib.load('gaussian2d')
   path = tmp_path / 'mine.py'
@@ -87,7 +88,9 @@ def test_builtin_configs_build(name):
   from jaxgan.game.state import create_state
 
   config = config_lib.load(name)
-  if config.model.architecture == 'dcgan':
+  if config.model.conditioning != 'none':  # the loop takes it from the data's labels
+    config = config_lib.override(config, 'model.num_classes=10')
+  if config.model.architecture != 'mlp':
     channels = 3 if name in ('cifar10', 'celeba64') else 1
     resolution = config.data.resolution or 8
     shape = (resolution, resolution, channels)

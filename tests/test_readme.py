@@ -36,13 +36,14 @@ LEFT = [
   ['runs/sweep-api/results.csv'],
   ['member0.npz'],
   ['runs/ring8-hinge/modes.png', 'runs/digits-augment/summary.json'],
+  ['runs/digits-conditional/summary.json', 'sevens.png', 'walks.gif'],
   ['runs/grid25/panels.png'],
   ['runs/scored/eval.json', 'runs/scored/best.json'],
 ]
 
 
 def test_readme_has_these_blocks():
-  languages = ['bash', 'bash', 'bash', 'python', 'python', 'bash', 'bash', 'bash', 'bash']
+  languages = ['bash', 'bash', 'bash', 'python', 'python', 'bash', 'bash', 'bash', 'bash', 'bash']
   assert [language for language, _ in BLOCKS] == languages
 
 

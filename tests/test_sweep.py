@@ -122,7 +122,7 @@ def test_a_lazy_penalty_stays_a_branch_of_the_population_program():
   keys = jnp.stack([jax.random.key(0), jax.random.key(1)])
   batches = jnp.asarray(make_source(TOY.data, 0).batches(0, 6, 64))
   population = create_population(configs, keys, (1,))
-  program = jax.jit(step_lib._population_round).lower(population, batches[0]).as_text()
+  program = jax.jit(step_lib._population_round).lower(population, (batches[0], None)).as_text()
   assert program.count('stablehlo.case') == 2  # the penalty's branch and its gradient's (0 under a batched one)
   population, metrics = step_lib.train_steps(population, batches)
   assert np.all(metrics['d_penalty'][1::2] == 0) and np.all(metrics['d_penalty'][::2] > 0)  # rounds 0, 2, 4

@@ -10,6 +10,7 @@ import jax
 import numpy as np
 import pytest
 
+import jaxgan
 from jaxgan import cli
 from jaxgan import config as config_lib
 from jaxgan.game.state import create_state
@@ -171,6 +172,13 @@ def test_sampling_changes_nothing(finished, tmp_path, capsys):
   assert cli.sample_main(['--workdir', str(workdir), '--out', str(tmp_path / 's.npz')]) == 0
   assert 'checkpoint 40 is unreadable (' in capsys.readouterr().err
   assert contents(workdir) == before  # the corrupt checkpoint is left where it is
+
+
+def test_truncated_sampling_from_the_command_line(finished, tmp_path):
+  out = tmp_path / 's.npz'
+  assert cli.sample_main(['--workdir', str(finished), '--num', '8', '--truncation', '0.5', '--out', str(out)]) == 0
+  with np.load(out) as saved:
+    np.testing.assert_array_equal(saved['images'], jaxgan.sample(finished, 8, truncation=0.5))
 
 
 def test_sampling_a_run_without_a_trained_step_is_refused(finished, tmp_path, capsys):

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+  import numpy as np
+
   from jaxgan.config import Config
 
 DEFAULT_CONFIG = 'digits'
@@ -198,7 +200,8 @@ def _train(argv: Sequence[str] | None = None) -> int:
   if 'results' in summary:
     print(f'wrote {workdir}: {len(summary["results"])} members ranked in {workdir}/{population.RESULTS_FILE}')
   else:
-    print(f'wrote {workdir}: ' + ', '.join(f'{k} {v:.4g}' for k, v in summary.items() if isinstance(v, float)))
+    headline = {k: v for k, v in summary.items() if isinstance(v, float) and not re.search(r'_\d+$', k)}
+    print(f'wrote {workdir}: ' + ', '.join(f'{k} {v:.4g}' for k, v in headline.items()))  # per-class: summary.json
   return 0
 
 
@@ -222,8 +225,8 @@ def _duration(text: str) -> float:
   return seconds
 
 
-def _sample(argv: Sequence[str] | None = None) -> int:
-  """`jaxgan-sample`: samples of a run's EMA generator, as .npz or a PNG grid; changes nothing in the run."""
+def _sample_arguments(argv: Sequence[str] | None) -> tuple[argparse.Namespace, str, Path]:
+  """jaxgan-sample's arguments, checked against each other, with the output option given and its path."""
   parser = _Parser(prog='jaxgan-sample', description="Sample a trained run's EMA generator (latest checkpoint).")
   parser.add_argument('--version', action='version', version=f'%(prog)s {_version()}')
   parser.add_argument('--workdir', required=True, help='the run directory of jaxgan-train')
@@ -231,9 +234,29 @@ def _sample(argv: Sequence[str] | None = None) -> int:
   parser.add_argument('--seed', type=int, default=0, help='latent seed; default 0')
   parser.add_argument('--member', type=int, help='the member of a sweep to sample (its rank is in results.csv)')
   parser.add_argument('--best', action='store_true', help='sample the best checkpoint (runs with eval.metrics)')
+  parser.add_argument(
+    '--truncation', type=float, help='truncation trick: latents truncated to [-T, T] (BigGAN); default none'
+  )
+  parser.add_argument(
+    '--class',
+    dest='classes',
+    type=int,
+    nargs='+',
+    metavar='C',
+    help='a class-conditional run: --num samples of each class C given (a grid: one row a class); '
+    'default: the classes in turn',
+  )
+  parser.add_argument(
+    '--interpolate',
+    type=int,
+    default=0,
+    metavar='STEPS',
+    help='walk each of the --num samples from one latent to another in STEPS steps (a grid: one row a walk)',
+  )
   out = parser.add_mutually_exclusive_group(required=True)
   out.add_argument('--out', help='write FILE.npz: images uint8 [N, H, W, C], or samples float32 [N, D]')
   out.add_argument('--grid', help='write FILE.png, a grid of the samples (image runs)')
+  out.add_argument('--gif', help='with --interpolate: write FILE.gif, the --num samples walking, a frame a step')
   args = parser.parse_args(argv)
   if args.num <= 0:
     parser.error(f'--num must be positive, got {args.num}')
@@ -241,33 +264,75 @@ def _sample(argv: Sequence[str] | None = None) -> int:
 
   if not 0 <= args.seed <= MAX_SEED:
     parser.error(f'--seed must be in [0, {MAX_SEED}], got {args.seed}')
-  target = Path(args.out or args.grid).expanduser()
-  if target.suffix.lower() != ('.npz' if args.out else '.png'):
-    parser.error(f'--{"out" if args.out else "grid"} must name a {".npz" if args.out else ".png"} file, got {target}')
+  if args.interpolate < 0 or args.interpolate == 1:
+    parser.error(f'--interpolate must be a number of steps, 2 or more, got {args.interpolate}')
+  if args.gif and not args.interpolate:
+    parser.error('--gif draws an interpolation: give --interpolate STEPS, e.g. --interpolate 16')
+  if args.truncation is not None and not args.truncation > 0:
+    parser.error(f'--truncation must be a positive threshold, e.g. 0.5, got {args.truncation}')
+  option, suffix = next((o, x) for o, x in (('out', '.npz'), ('grid', '.png'), ('gif', '.gif')) if getattr(args, o))
+  target = Path(getattr(args, option)).expanduser()
+  if target.suffix.lower() != suffix:
+    parser.error(f'--{option} must name a {suffix} file, got {target}')
+  return args, option, target
+
+
+def _write_samples(target: Path, samples: 'np.ndarray', args: argparse.Namespace, labels: list[int] | None) -> None:
+  """Writes samples as the option given asks: a GIF of the walks, a PNG grid, or an .npz (with the labels asked)."""
+  import numpy as np
+
+  from jaxgan.run import images
+
+  target.parent.mkdir(parents=True, exist_ok=True)
+  scale = images.upscale_for(samples.shape[-2])
+  if args.gif:  # frame j: every walk at its step j
+    images.save_gif(target, [images.grid(samples[:, j]) for j in range(args.interpolate)], scale)
+  elif args.grid and args.interpolate:
+    images.save_png(target, images.grid(samples.reshape(-1, *samples.shape[2:]), args.interpolate), scale)
+  elif args.grid:
+    images.save_png(target, images.grid(samples, args.num if args.classes and len(args.classes) > 1 else None), scale)
+  else:
+    given = {'labels': np.asarray(labels, np.int32)} if labels else {}
+    name = 'images' if samples.dtype == np.uint8 else 'samples'
+    np.savez_compressed(target, **{name: samples}, **given)
+
+
+def _sample(argv: Sequence[str] | None = None) -> int:
+  """`jaxgan-sample`: samples of a run's EMA generator, as .npz or a PNG grid; changes nothing in the run."""
+  args, option, target = _sample_arguments(argv)
   import numpy as np
 
   from jaxgan.config import ConfigError
   from jaxgan.data.sources import DataError
-  from jaxgan.run import images
   from jaxgan.run.checkpoint import CheckpointError
   from jaxgan.run.runs import sample
   from jaxgan.run.workdir import RunError
 
+  labels = np.repeat(args.classes, args.num).tolist() if args.classes else None
+  num = len(labels) if labels else args.num
   try:
-    samples = sample(args.workdir, args.num, seed=args.seed, member=args.member, best=args.best)
-    is_image = samples.ndim == 4  # uint8 [N, H, W, C], else float32 [N, D]
-    if args.grid and not is_image:
-      raise RunError('--grid needs an image run; use --out FILE.npz for low-dimensional samples')
+    try:
+      samples = sample(
+        args.workdir,
+        num,
+        seed=args.seed,
+        member=args.member,
+        best=args.best,
+        truncation=args.truncation,
+        labels=labels,
+        interpolate=args.interpolate,
+      )
+    except ValueError as e:  # --class not a class of the run
+      if isinstance(e, (ConfigError, DataError)) or labels is None:
+        raise
+      raise RunError(f'--class {" ".join(map(str, args.classes))}: {e}') from None
+    if (args.grid or args.gif) and samples.dtype != np.uint8:  # images uint8 [N(, STEPS), H, W, C]
+      raise RunError(f'--{option} needs an image run; use --out FILE.npz for low-dimensional samples')
   except (ConfigError, RunError, CheckpointError, DataError) as e:
     print(f'jaxgan-sample: error: {e}', file=sys.stderr)
     return EXIT_FAILED
   try:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if args.grid:
-      grid = images.grid(samples)
-      images.save_png(target, grid, images.upscale_for(samples.shape[1]))
-    else:
-      np.savez_compressed(target, **{'images' if is_image else 'samples': samples})
+    _write_samples(target, samples, args, labels)
   except OSError as e:
     print(f'jaxgan-sample: error: cannot write {target}: {e.strerror or e}', file=sys.stderr)
     return EXIT_FAILED

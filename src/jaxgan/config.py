@@ -25,9 +25,10 @@ Objective = Literal[
   'minimax', 'non_saturating', 'least_squares', 'wasserstein', 'hinge', 'relativistic', 'relativistic_average'
 ]  # jaxgan.game.losses
 WITH_LABELS = ('minimax', 'non_saturating', 'least_squares')  # objectives with labels to smooth
-PenaltyName = Literal['r1', 'r2', 'wgan_gp', 'dragan']  # jaxgan.game.penalties
+PenaltyName = Literal['r1', 'r2', 'r1_r2', 'wgan_gp', 'dragan']  # jaxgan.game.penalties
 PENALTIES: tuple[PenaltyName, ...] = typing.get_args(PenaltyName)
 Augmentation = Literal['color', 'translation', 'cutout']  # jaxgan.game.augment
+Conditioning = Literal['none', 'concat', 'projection', 'acgan']  # jaxgan.models.conditioning
 
 
 class ConfigError(ValueError):
@@ -41,18 +42,27 @@ MAX_SEED = 2**32 - 1  # seeds numpy's generators and jax.random.key alike
 class ModelConfig:
   """The two players' architectures and the latent prior."""
 
-  architecture: Literal['mlp', 'dcgan'] = 'mlp'
+  architecture: Literal['mlp', 'dcgan', 'resnet', 'r3gan'] = 'mlp'
   latent_dim: int = 1
   prior: Prior = 'uniform'
   g_hidden: tuple[int, ...] = (64, 64)  # mlp only
   d_hidden: tuple[int, ...] = (64, 64)  # mlp only
   activation: Activation = 'leaky_relu'  # mlp only
-  g_width: int = 64  # dcgan only: channels of G's last stage
-  d_width: int = 64  # dcgan only: channels of D's first stage
+  g_width: int = 64  # dcgan: channels of G's last stage; resnet: of every G block (SNGAN's ch); r3gan: of every stage
+  d_width: int = 64  # dcgan: channels of D's first stage; resnet: of every D block; r3gan: of every stage
+  blocks: int = 2  # r3gan only: residual blocks a stage (resolution)
+  group_channels: int = 16  # r3gan only: channels a group of the blocks' grouped 3x3 convolutions
   extra_layers: int = 0  # dcgan only: 3x3 stride-1 conv layers added to G and to D
-  conv_impl: Literal['auto', 'lax', 'matmul'] = 'auto'  # dcgan only: see jaxgan.models.conv
+  conv_impl: Literal['auto', 'lax', 'matmul'] = 'auto'  # dcgan, resnet: see jaxgan.models.conv
   compute_dtype: Literal['float32', 'bfloat16'] = 'float32'  # parameters and optimizer state stay float32
   spectral_norm: bool = False  # spectral normalisation of D's weight layers (Miyato et al., 2018)
+  g_spectral_norm: bool = False  # resnet only: G's too (SAGAN, BigGAN)
+  attention: int = 0  # resnet only: a self-attention block (SAGAN) at this feature-map side in G and D; 0: none
+  # Class conditioning (jaxgan.models.conditioning): none, concat (cGAN), projection (projection D), acgan.
+  conditioning: Conditioning = 'none'
+  num_classes: int = 0  # classes of the labels; 0: from the data's labels (the loop sets it)
+  class_embedding: int = 128  # resnet only: the shared class embedding's width (BigGAN)
+  hierarchical_latent: bool = False  # resnet only: z split over G's blocks with the class embedding (BigGAN)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +108,16 @@ class GameConfig:
   d_steps: int = 1  # D updates per G update
   reuse_fake: bool = False  # G's update reuses the last D update's latents and G pass (see jaxgan.game.step)
   ema_decay: float = 0.999  # 0 keeps the EMA equal to G
+  class_loss_weight: float = 1.0  # model.conditioning=acgan: the weight of both players' class cross-entropy
+  # Regularisers of D's outputs (jaxgan.game.regularisers); 0: off.
+  lecam_weight: float = 0.0  # LeCam's lambda (Tseng et al., 2021: 0.3 for BigGAN on CIFAR-10)
+  lecam_decay: float = 0.99  # of the EMAs of D's mean outputs that LeCam anchors to
+  consistency_weight: float = 0.0  # bCR's lambda_real = lambda_fake (Zhao et al., 2021: 10), images only
+  # ADA (jaxgan.game.ada): D's inputs augmented with probability p, steered toward ada_target; images only.
+  ada_target: float = 0.0  # the E[sign D(x)] that p is steered toward (the paper: 0.6); 0: p stays at ada_p
+  ada_p: float = 0.0  # p at the start (all along if ada_target=0); both 0: no ADA
+  ada_kimg: float = 500.0  # thousands of real images over which p can go from 0 to 1
+  ada_interval: int = 4  # rounds between two adjustments of p
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,7 +140,8 @@ class TrainConfig:
   member_batches: Literal['own', 'shared'] = 'own'
 
 
-Score = Literal['fid', 'kid', 'pr', 'dc', 'is', 'classes']  # see jaxgan.evaluation.scoring
+Score = Literal['fid', 'kid', 'pr', 'dc', 'is', 'classes', 'intra_fid', 'class_accuracy']  # jaxgan.evaluation.scoring
+CONDITIONAL_SCORES = ('intra_fid', 'class_accuracy')  # of class-conditional runs
 # What each score reports, and whether less is better: the keys eval.best_metric can name.
 SCORE_RESULTS = {
   'fid': {'fid': True},
@@ -129,6 +150,8 @@ SCORE_RESULTS = {
   'dc': {'density': False, 'coverage': False},
   'is': {'is': False},
   'classes': {'classes_covered': False, 'class_kl': True},
+  'intra_fid': {'intra_fid': True},
+  'class_accuracy': {'class_accuracy': False, 'class_accuracy_min': False},
 }
 
 
@@ -177,7 +200,15 @@ def check_type(config: Any) -> Config:
 def validate(config: Config) -> Config:
   """Raises ConfigError naming the first value out of range; returns config."""
   check_type(config)
-  checks = [
+  for ok, message in [*_loop_and_game_checks(config), *_model_data_and_eval_checks(config)]:
+    if not ok:
+      raise ConfigError(message)
+  return config
+
+
+def _loop_and_game_checks(config: Config) -> list[tuple[bool, str]]:
+  """(whether it holds, what to say if not) of train.*, game.* and optim.*."""
+  return [
     (config.train.steps > 0, 'train.steps must be positive'),
     (config.train.batch_size > 0, 'train.batch_size must be positive'),
     (config.train.log_every > 0, 'train.log_every must be positive'),
@@ -206,11 +237,35 @@ def validate(config: Config) -> Config:
       "game.pack > 1 does not fit the 1-D theory check (it needs D's output on single samples); use game.pack=1",
     ),
     (0 <= config.game.ema_decay < 1, 'game.ema_decay must be in [0, 1)'),
+    (config.game.lecam_weight >= 0, 'game.lecam_weight must be 0 or more, e.g. 0.3'),
+    (0 <= config.game.lecam_decay < 1, 'game.lecam_decay must be in [0, 1), e.g. 0.99'),
+    (config.game.consistency_weight >= 0, 'game.consistency_weight must be 0 or more, e.g. 10'),
+    (0 <= config.game.ada_target < 1, 'game.ada_target must be in [0, 1), e.g. 0.6 (0: p fixed at game.ada_p)'),
+    (0 <= config.game.ada_p <= 1, 'game.ada_p must be in [0, 1]'),
+    (config.game.ada_kimg > 0 and config.game.ada_interval > 0, 'game.ada_kimg and game.ada_interval must be positive'),
     (config.optim.g_lr > 0 and config.optim.d_lr > 0, 'optim.g_lr and optim.d_lr must be positive'),
     (0 <= config.optim.final_lr_fraction <= 1, 'optim.final_lr_fraction must be in [0, 1]'),
+  ]
+
+
+def _model_data_and_eval_checks(config: Config) -> list[tuple[bool, str]]:
+  """(whether it holds, what to say if not) of model.*, data.* and eval.*."""
+  return [
     (config.model.latent_dim > 0, 'model.latent_dim must be positive'),
     (config.model.g_width > 0 and config.model.d_width > 0, 'model.g_width and model.d_width must be positive'),
     (config.model.extra_layers >= 0, 'model.extra_layers must be 0 or more'),
+    (
+      config.model.blocks > 0 and config.model.group_channels > 0,
+      'model.blocks and model.group_channels must be positive',
+    ),
+    (config.model.num_classes >= 0, "model.num_classes must be 0 or more (0: from the data's labels)"),
+    (config.model.attention >= 0, 'model.attention must be a feature-map side, e.g. 32 (or 0 for none)'),
+    (config.model.class_embedding > 0, 'model.class_embedding must be positive, e.g. 128'),
+    (config.game.class_loss_weight >= 0, 'game.class_loss_weight must be 0 or more'),
+    (
+      config.model.conditioning == 'none' or config.game.pack == 1,
+      f'model.conditioning={config.model.conditioning} judges single labelled samples; use game.pack=1',
+    ),
     (
       all(width > 0 for width in (*config.model.g_hidden, *config.model.d_hidden)),
       'model.g_hidden and model.d_hidden must be positive widths, e.g. 64,64 (or () for none)',
@@ -236,6 +291,11 @@ def validate(config: Config) -> Config:
     ),
     (config.eval.every >= 0, 'eval.every must be 0 or more (0: score at the end only)'),
     (
+      config.model.conditioning != 'none' or not set(CONDITIONAL_SCORES) & set(config.eval.metrics),
+      f'eval.metrics {" and ".join(CONDITIONAL_SCORES)} score a class-conditional generator; set '
+      'model.conditioning (e.g. projection) or leave them out',
+    ),
+    (
       config.eval.num_fake > 1 and config.eval.num_real > 1,
       'eval.num_fake and eval.num_real must be above 1, e.g. 10000',
     ),
@@ -245,10 +305,6 @@ def validate(config: Config) -> Config:
       f'{",".join(config.eval.metrics)}: use one of {", ".join(score_results(config.eval.metrics))}',
     ),
   ]
-  for ok, message in checks:
-    if not ok:
-      raise ConfigError(message)
-  return config
 
 
 def score_results(metrics: tuple[str, ...]) -> dict[str, bool]:

@@ -12,10 +12,11 @@
            quarter of the device's memory), stream otherwise; the run says
            which it took.
 
-Either way batch t holds the images ImageSource.indices gives for step t, a
-function of (seed, t) only: the two pipelines train bitwise alike, and a
-resumed run reads what an uninterrupted one does. The other sources (normal,
-ring8, grid25) make their own batches (on the device for the mixtures).
+Either way batch t holds the images ImageSource.indices gives for step t (with
+their labels, for a class-conditional run), a function of (seed, t) only: the
+two pipelines train bitwise alike, and a resumed run reads what an
+uninterrupted one does. The other sources (normal, ring8, grid25) make their
+own batches (on the device for the mixtures).
 """
 
 import os
@@ -64,25 +65,27 @@ class _StepImages:
   """Grain's map from a step to the uint8 images of its batch (the rows this process holds). Pickled into the
   worker processes by the file the images are mapped from, not by their bytes."""
 
-  def __init__(self, source: ImageSource, rows: int, local_rows: slice):
-    self.source, self.rows, self.local_rows = source, rows, local_rows
+  def __init__(self, source: ImageSource, rows: int, local_rows: slice, labelled: bool):
+    self.source, self.rows, self.local_rows, self.labelled = source, rows, local_rows, labelled
 
   def __getstate__(self) -> dict[str, Any]:
     images = self.source.images
     mapped = isinstance(images, np.memmap) and images.filename
-    source = ImageSource(images[:0], self.source.seed) if mapped else self.source
+    source = ImageSource(images[:0], self.source.seed, self.source.labels) if mapped else self.source
     return {**self.__dict__, 'source': source, 'size': self.source.size, 'mapped': mapped}
 
   def __setstate__(self, state: dict[str, Any]) -> None:
     mapped, size = state.pop('mapped'), state.pop('size')
     self.__dict__.update(state)
     if mapped:
-      self.source = ImageSource(np.load(mapped, mmap_mode='r'), self.source.seed)
+      self.source = ImageSource(np.load(mapped, mmap_mode='r'), self.source.seed, self.source.labels)
       if self.source.size != size:
         raise DataError(f'{mapped} changed while the run streamed from it ({size} images, now {self.source.size})')
 
-  def __call__(self, step: int) -> np.ndarray:
-    return self.source.images[self.source.indices(step, 1, self.rows)[0, self.local_rows]]
+  def __call__(self, step: int) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    indices = self.source.indices(step, 1, self.rows)[0, self.local_rows]
+    images = self.source.images[indices]
+    return (images, self.source.labels[indices].astype(np.int32)) if self.labelled else images
 
 
 class Feed:
@@ -90,12 +93,28 @@ class Feed:
   for jaxgan.game.step.train_steps(state, batches, pool) (or one at a time, train_step(state, batches[i], pool)).
 
   A sweep whose members draw their own batches has one source per member: batches [K, M, B, ...] (or
-  indices [K, M, B]); otherwise [K, B, ...].
+  indices [K, M, B]); otherwise [K, B, ...]. A labelled feed (a class-conditional run's) gives (images,
+  labels) batches, or a pool of (images, labels) that the indices index.
   """
 
-  def __init__(self, sources: Sequence[Source], data: DataConfig, rows: int, mesh: Mesh | None, sweeping: bool):
-    """sources: the run's (a sweep's members' own, one each); rows: real samples a step takes."""
+  def __init__(
+    self,
+    sources: Sequence[Source],
+    data: DataConfig,
+    rows: int,
+    mesh: Mesh | None,
+    sweeping: bool,
+    labelled: bool = False,
+  ):
+    """sources: the run's (a sweep's members' own, one each); rows: real samples a step takes; labelled: with
+    the images' labels (DataError for a source without)."""
     self.sources, self.rows, self.mesh, self.sweeping = list(sources), rows, mesh, sweeping
+    self.labelled = labelled
+    if labelled and getattr(self.sources[0], 'labels', None) is None:
+      raise DataError(
+        f'data.source={data.source} has no class labels, which model.conditioning needs: give labelled data '
+        "(an npz with 'labels', digits, or a tfds split with a label), or set model.conditioning=none"
+      )
     self.kind, self.data = choose(self.sources[0], data), data
     self.pool = None
     self._local_rows = parallel.process_rows(rows) if mesh and not sweeping else slice(None)
@@ -112,8 +131,12 @@ class Feed:
       missing = -len(images) % (mesh.shape[parallel.DATA_AXIS] if mesh else 1)  # whole shards on every device
       if missing:
         images = np.concatenate([images, np.zeros((missing, *images.shape[1:]), np.uint8)])
+      pool = images
+      if labelled:
+        labels = np.asarray(self.sources[0].labels, np.int32)
+        pool = (images, np.concatenate([labels, np.zeros(missing, np.int32)]))
       try:
-        self.pool = put_on_mesh(images, mesh, P(parallel.DATA_AXIS))
+        self.pool = jax.tree.map(lambda part: put_on_mesh(part, mesh, P(parallel.DATA_AXIS)), pool)
       except jax.errors.JaxRuntimeError as e:
         if 'RESOURCE_EXHAUSTED' not in str(e):
           raise
@@ -169,10 +192,12 @@ class Feed:
   def _open_stream(self, start: int) -> Iterator[jax.Array]:
     import grain
 
-    read = _StepImages(self.sources[0], self.rows, self._local_rows)
+    read = _StepImages(self.sources[0], self.rows, self._local_rows, self.labelled)
 
-    def put(batch: np.ndarray) -> jax.Array:  # in the prefetch thread, ahead of the step
-      return self._placed(batch[None], own=False)[0] if self.mesh else jax.device_put(batch)
+    def put(batch: np.ndarray | tuple) -> jax.Array | tuple:  # in the prefetch thread, ahead of the step
+      if not self.mesh:
+        return jax.device_put(batch)
+      return jax.tree.map(lambda part: self._placed(part[None], own=False)[0], batch)
 
     steps = grain.MapDataset.range(start, 2**62).map(read).to_iter_dataset(grain.ReadOptions(num_threads=0))
     if self._workers:

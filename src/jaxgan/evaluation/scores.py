@@ -274,6 +274,53 @@ def class_scores(logits: ArrayLike) -> dict[str, int | float]:
   return {'classes_covered': int(h.size), 'class_kl': float(np.sum(h * np.log(h * num_classes)))}
 
 
+def class_accuracy(logits: ArrayLike, requested: ArrayLike) -> dict[str, float]:
+  """How often a classifier calls a conditional generator's samples what they were asked to be.
+
+  Args:
+    logits: the classifier's predictions [N, C] of the generated images (only the argmax counts).
+    requested: the class each image was generated of [N].
+
+  Returns:
+    class_accuracy: the fraction of images whose argmax class is the requested one; class_accuracy_min, that
+    of the worst class; and class_accuracy_C for each requested class C.
+  """
+  logits, requested = _features(logits, 'logits'), np.asarray(requested)
+  hits = np.asarray(jnp.argmax(logits, axis=1)) == requested
+  per_class = {int(c): float(hits[requested == c].mean()) for c in np.unique(requested)}
+  return {
+    'class_accuracy': float(hits.mean()),
+    'class_accuracy_min': min(per_class.values()),
+    **{f'class_accuracy_{c}': value for c, value in per_class.items()},
+  }
+
+
+def intra_class_fid(
+  real_features: ArrayLike, real_labels: ArrayLike, fake_features: ArrayLike, fake_labels: ArrayLike
+) -> dict[str, float]:
+  """Intra-class FID (Miyato & Koyama, 2018): each class's FID between its real and generated features, and
+  their mean over the classes generated.
+
+  Args:
+    real_features: [N, D] reference features; real_labels [N] their classes.
+    fake_features: [M, D] generated features; fake_labels [M] the classes they were generated of.
+
+  Returns:
+    intra_fid, the mean over classes; intra_fid_C for each class C.
+
+  Raises:
+    ValueError: a generated class with fewer than 2 images on either side.
+  """
+  real_labels, fake_labels = np.asarray(real_labels), np.asarray(fake_labels)
+  per_class = {}
+  for c in np.unique(fake_labels):
+    real, fake = np.asarray(real_features)[real_labels == c], np.asarray(fake_features)[fake_labels == c]
+    if min(len(real), len(fake)) < 2:
+      raise ValueError(f'class {c} has {len(real)} reference and {len(fake)} generated images; each needs 2 or more')
+    per_class[int(c)] = frechet_distance(*fit_gaussian(real), *fit_gaussian(fake))
+  return {'intra_fid': float(np.mean(list(per_class.values()))), **{f'intra_fid_{c}': v for c, v in per_class.items()}}
+
+
 # ---------------------------------------------------------------------------------------------------------
 # k-NN manifolds: precision / recall, density / coverage
 

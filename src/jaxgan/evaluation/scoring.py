@@ -13,6 +13,14 @@ computes from the two sets of features the scores of jaxgan.evaluation.scores:
   classes   classes_covered (argmax classes of the generated images) and
             class_kl, the KL of their histogram from uniform: classifier only.
 
+A class-conditional generator draws its images of the classes in turn (image i of class i mod K),
+so every score sees the classes equally, and two more scores read the classes asked for:
+
+  intra_fid       the mean over classes of each class's FID, its generated images against the
+                  reference images of that class (Miyato & Koyama, 2018); labelled reference data;
+  class_accuracy  the fraction of generated images the classifier calls the class they were drawn
+                  of (and class_accuracy_min, the worst class's): "draw a 7" gives a 7; classifier only.
+
 Extractors: `inception`, pytorch-fid's Inception-v3 (jaxgan.evaluation.inception;
 its weights converted once by jaxgan-convert-inception), and `classifier`, a
 small CNN trained on the reference data's labels (jaxgan.evaluation.classifier),
@@ -40,7 +48,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgan import __version__
-from jaxgan.config import SCORE_RESULTS, Config, DataConfig, EvalConfig, override_value, score_results
+from jaxgan.config import (
+  CONDITIONAL_SCORES,
+  SCORE_RESULTS,
+  Config,
+  DataConfig,
+  EvalConfig,
+  override_value,
+  score_results,
+)
 from jaxgan.data.prepared import cache_dir
 from jaxgan.data.sources import DataError, ImageSource, as_nhwc, make_source, subset
 from jaxgan.evaluation import scores
@@ -51,7 +67,7 @@ FAKE_SEED = 0  # the latents of the generated images scored
 REFERENCE_SEED = 0  # the permutation choosing the reference images
 _BATCH = 250  # images embedded at once
 _CLASSIFIER_MAX_IMAGES = 20_000  # labelled images the classifier is trained and held out on, at most
-_KEPT_FEATURES = {'kid', 'pr', 'dc'}  # scores that need every feature vector, not only the Gaussian fit
+_KEPT_FEATURES = {'kid', 'pr', 'dc', 'intra_fid'}  # scores that need every feature vector, not the Gaussian fit
 _PARAMETERS = {'kid': {'subsets': 100, 'subset_size': 1000}, 'pr': {'k': 3}, 'dc': {'k': 5}, 'is': {'splits': 10}}
 
 
@@ -158,17 +174,26 @@ def embed(extractor: Extractor, batches: Iterator[np.ndarray | jax.Array], keep:
 
 
 @jax.jit
-def _generated(state: GANState, key: jax.Array) -> jax.Array:
-  """A batch of the EMA generator's images, quantised to uint8 levels as stored images are, in [-1, 1]."""
-  images = generate(state, state.sample_latent(key, _BATCH))
+def _generated(state: GANState, key: jax.Array, labels: jax.Array | None) -> jax.Array:
+  """A batch of the EMA generator's images (of the classes `labels`, for a conditional one), quantised to
+  uint8 levels as stored images are, in [-1, 1]."""
+  images = generate(state, state.sample_latent(key, _BATCH), labels)
   return jnp.round((jnp.clip(images, -1, 1) + 1) * 127.5) / 127.5 - 1
 
 
+def requested_classes(state: GANState, num: int) -> np.ndarray | None:
+  """The classes a conditional generator's num scored images are drawn of, in turn: i mod K; None without."""
+  return np.arange(num, dtype=np.int32) % state.num_classes if state.num_classes else None
+
+
 def generated_batches(state: GANState, num: int, seed: int = FAKE_SEED) -> Iterator[jax.Array]:
-  """num images of the run's EMA generator, in batches; batch i drawn with fold_in(key(seed), i)."""
+  """num images of the run's EMA generator, in batches (of the classes in turn, for a conditional one);
+  batch i drawn with fold_in(key(seed), i)."""
   key = jax.random.key(seed)
+  classes = requested_classes(state, num + _BATCH)
   for i, start in enumerate(range(0, num, _BATCH)):
-    yield _generated(state, jax.random.fold_in(key, i))[: num - start]
+    labels = None if classes is None else jnp.asarray(classes[start : start + _BATCH])
+    yield _generated(state, jax.random.fold_in(key, i), labels)[: num - start]
 
 
 def image_batches(images: np.ndarray) -> Iterator[np.ndarray]:
@@ -191,6 +216,10 @@ def compute(real: dict[str, np.ndarray], fake: dict[str, np.ndarray], metrics: t
     out['is'], out['is_std'] = scores.inception_score(fake['logits'], splits=_is_splits(len(fake['logits'])))
   if 'classes' in metrics:
     out |= scores.class_scores(fake['logits'])
+  if 'intra_fid' in metrics:
+    out |= scores.intra_class_fid(real['features'], real['labels'], fake['features'], fake['labels'])
+  if 'class_accuracy' in metrics:
+    out |= scores.class_accuracy(fake['logits'], fake['labels'])
   return {k: float(v) for k, v in out.items()}
 
 
@@ -252,13 +281,14 @@ def _cache_key(value: Any) -> str:
 def reference_features(
   extractor: Extractor, source: ImageSource, reference: dict[str, Any], num: int, keep: bool
 ) -> dict[str, np.ndarray]:
-  """The embedded reference images, read from the cache keyed by extractor, reference and count, or computed."""
+  """The embedded reference images (and their labels, where the source has them), read from the cache keyed
+  by extractor, reference and count, or computed."""
   key = _cache_key({'extractor': extractor.protocol, 'reference': reference, 'num': num, 'jaxgan': __version__})
   path = cache_dir() / 'reference' / f'{key}.npz'
   try:
     with np.load(path, allow_pickle=False) as cached:
       arrays = {name: cached[name] for name in cached.files}
-    if not keep or 'features' in arrays:
+    if (not keep or 'features' in arrays) and (source.labels is None or 'labels' in arrays):
       return arrays
   except FileNotFoundError:
     pass
@@ -266,9 +296,9 @@ def reference_features(
     warnings.warn(
       f'reference features {path} do not read back ({type(e).__name__}); computing them again', stacklevel=2
     )
-  images, _ = subset(source, num, REFERENCE_SEED)
+  images, labels = subset(source, num, REFERENCE_SEED)
   _check_shape(extractor, images.shape[1:], 'the reference images')
-  arrays = embed(extractor, image_batches(images), keep=True)
+  arrays = embed(extractor, image_batches(images), keep=True) | ({} if labels is None else {'labels': labels})
   path.parent.mkdir(parents=True, exist_ok=True)
   write_atomically(path, lambda temporary: _save_npz(temporary, arrays))
   return arrays
@@ -303,11 +333,16 @@ class Evaluation:
     self.extractor = _extractor(settings.extractor, self.source, spec)
     with_classes = ('classes',) if self.extractor.name == 'classifier' else ()
     self.metrics = tuple(settings.metrics) or ('fid', 'kid', 'pr', 'dc', 'is', *with_classes)
-    if 'classes' in self.metrics and self.extractor.name != 'classifier':
-      raise EvalError('the classes score needs the classifier extractor (labelled reference data)')
+    for metric in ('classes', 'class_accuracy'):
+      if metric in self.metrics and self.extractor.name != 'classifier':
+        raise EvalError(f'the {metric} score needs the classifier extractor (labelled reference data)')
+    if 'intra_fid' in self.metrics and self.source.labels is None:
+      raise EvalError(f'the intra_fid score needs labelled reference data; {spec} has no labels')
     self.num_fake, self.num_real = settings.num_fake, min(settings.num_real, self.source.size)
     self.reference = {'source': spec, 'resolution': data.resolution or 'stored', 'selection': 'seeded'}
     self.protocol = protocol(self.extractor, self.metrics, self.num_real, self.num_fake, self.reference)
+    if set(CONDITIONAL_SCORES) & set(self.metrics):
+      self.protocol['fake_classes'] = 'image i of class i mod K; intra_fid: each class against its reference images'
     self._keep = bool(_KEPT_FEATURES & set(self.metrics))
     self._real: dict[str, np.ndarray] | None = None
 
@@ -318,14 +353,22 @@ class Evaluation:
 
   def __call__(self, state: GANState) -> dict[str, float]:
     """The scores of the EMA generator of `state` (a single run's, or a sweep member's)."""
-    shape = jax.eval_shape(lambda s: generate(s, s.sample_latent(jax.random.key(0), 1)), state).shape[1:]
+    one = jax.random.key(0)
+    shape = jax.eval_shape(lambda s: generate(s, s.sample_latent(one, 1), s.sample_labels(one, 1)), state).shape[1:]
     _check_shape(self.extractor, shape, "the generator's images")
+    conditional = set(CONDITIONAL_SCORES) & set(self.metrics)
+    if conditional and not state.num_classes:
+      raise EvalError(f'{" and ".join(sorted(conditional))} score a class-conditional generator; this one is not')
     fake = embed(self.extractor, generated_batches(state, self.num_fake), self._keep)
+    if state.num_classes:
+      fake['labels'] = requested_classes(state, self.num_fake)
     return compute(self.real(), fake, self.metrics)
 
   def score_images(self, images: np.ndarray) -> dict[str, float]:
     """The scores of uint8 images [N, H, W, C] (all of them) against the reference."""
     _check_shape(self.extractor, images.shape[1:], 'the images')
+    if conditional := set(CONDITIONAL_SCORES) & set(self.metrics):
+      raise EvalError(f'{" and ".join(sorted(conditional))} score a conditional generator, not a folder of images')
     fake = embed(self.extractor, image_batches(images), self._keep)
     return compute(self.real(), fake, self.metrics)
 

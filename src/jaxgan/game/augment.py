@@ -4,6 +4,8 @@
   for Data-Efficient GAN Training"), random colour, translation and cutout that
   G's gradient flows through. Apply the same policy to real and generated
   images before D.
+- `flip_and_translate`: the transformation of consistency regularisation
+  (bCR, jaxgan.game.regularisers).
 - `pack`: PacGAN packing (Lin et al., 2018), D judges m samples at a time.
 - `instance_noise`: Gaussian noise added to D's inputs (Sønderby et al., 2017;
   Arjovsky & Bottou, 2017).
@@ -167,6 +169,14 @@ def diff_augment(key: jax.Array, images: ArrayLike, policy: Sequence[str]) -> ja
   for index, name in enumerate(policy):
     images = _STAGES[name](jax.random.fold_in(key, index), images)
   return images
+
+
+def flip_and_translate(key: jax.Array, images: jax.Array) -> jax.Array:
+  """Each image [B, H, W, C] x-flipped with probability 1/2, then translated as DiffAugment's 'translation'
+  (consistency regularisation's transformation)."""
+  flip_key, shift_key = jax.random.split(key)
+  flips = jax.random.bernoulli(flip_key, 0.5, (images.shape[0],))[:, None, None, None]
+  return _translation(shift_key, jnp.where(flips, images[:, :, ::-1], images))
 
 
 def pack(x: ArrayLike, m: int) -> jax.Array:

@@ -7,6 +7,7 @@ in train mode the examples of a batch interact, as in the reference code).
 
     r1       R1 = ||grad D(x)||^2 / 2 on real data (Mescheder et al., 2018); weight gamma
     r2       the same on generated data
+    r1_r2    both, R1 + R2 (R3GAN, Huang et al., 2024)
     wgan_gp  (||grad D(x^)|| - 1)^2 on interpolates x^ = x + a (G(z) - x), a ~ U(0, 1)
              per example (Gulrajani et al., 2017); weight lambda = 10
     dragan   (||grad D(x^)|| - 1)^2 around the real data, x^ = x + a d, a ~ U(0, 1),
@@ -65,13 +66,14 @@ def dragan_penalty(discriminator: Discriminator, real: ArrayLike, key: jax.Array
 _PENALTIES: dict[PenaltyName, Penalty] = {
   'r1': lambda d, real, fake, key: r1_penalty(d, real),
   'r2': lambda d, real, fake, key: r2_penalty(d, fake),
+  'r1_r2': lambda d, real, fake, key: r1_penalty(d, real) + r2_penalty(d, fake),
   'wgan_gp': wgan_gp_penalty,
   'dragan': lambda d, real, fake, key: dragan_penalty(d, real, key),
 }
 
 
 def get_penalty(name: str) -> Penalty:
-  """The penalty `name` (r1, r2, wgan_gp or dragan) as a function of (D, real, fake, key) -> [B]."""
+  """The penalty `name` (r1, r2, r1_r2, wgan_gp or dragan) as a function of (D, real, fake, key) -> [B]."""
   if name not in _PENALTIES:
     raise ValueError(f'unknown penalty {name!r}; choose one of {", ".join(PENALTIES)}')
   return _PENALTIES[name]

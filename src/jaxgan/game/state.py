@@ -42,9 +42,10 @@ class Player(struct.PyTreeNode):
   compute_dtype: str = struct.field(pytree_node=False, default='float32')
 
   def apply(
-    self, params: Variables, batch_stats: Variables, x: jax.Array, *, train: bool
-  ) -> tuple[jax.Array, Variables]:
-    """Runs the network; returns its output and the updated batch statistics.
+    self, params: Variables, batch_stats: Variables, x: jax.Array, labels: jax.Array | None = None, *, train: bool
+  ) -> tuple[Any, Variables]:
+    """Runs the network (on labels [B] too, for a conditional one); returns its output and the updated batch
+    statistics.
 
     In train mode batch norm uses (and updates) batch statistics; otherwise it
     uses the running averages and returns them unchanged.
@@ -52,12 +53,13 @@ class Player(struct.PyTreeNode):
     if self.compute_dtype != 'float32':
       params, x = jax.tree.map(lambda a: a.astype(self.compute_dtype), (params, x))
     variables = {'params': params, 'batch_stats': batch_stats} if batch_stats else {'params': params}
+    inputs = (x,) if labels is None else (x, labels)
     if not batch_stats or not train:
-      out = self.module.apply(variables, x, train=train)
+      out = self.module.apply(variables, *inputs, train=train)
     else:
-      out, updates = self.module.apply(variables, x, train=True, mutable=['batch_stats'])
+      out, updates = self.module.apply(variables, *inputs, train=True, mutable=['batch_stats'])
       batch_stats = updates['batch_stats']
-    return out.astype(jnp.float32), batch_stats
+    return jax.tree.map(lambda a: a.astype(jnp.float32), out), batch_stats
 
   def apply_gradients(self, grads: Variables, batch_stats: Variables, learning_rate: jax.Array) -> 'Player':
     """One optimizer update of the parameters at `learning_rate`, and new batch statistics."""
@@ -96,16 +98,35 @@ class GANState(struct.PyTreeNode):
   ema_params: Variables  # exponential moving average of generator.params
   # float32 []: g_lr and d_lr (peak rates), final_lr_fraction, label_smoothing, penalty_weight, ema_decay
   hparams: dict[str, jax.Array]
+  # float32 []: what the game steers by (`trackers`); {} when neither ADA nor LeCam is on
+  trackers: dict[str, jax.Array]
   game: GameConfig = struct.field(pytree_node=False)  # the program: its HYPERPARAMETERS are None (see hparams)
   schedule: Literal['constant', 'cosine', 'linear'] = struct.field(pytree_node=False)  # of both learning rates
   steps: int = struct.field(pytree_node=False)  # train.steps: G updates over which the learning rates decay
   prior: Prior = struct.field(pytree_node=False)
   latent_dim: int = struct.field(pytree_node=False)
   sample_shape: tuple[int, ...] = struct.field(pytree_node=False)  # one real sample: (1,) or (H, W, C)
+  num_classes: int = struct.field(pytree_node=False, default=0)  # of a class-conditional game; 0: unconditional
 
-  def sample_latent(self, key: jax.Array, num: int) -> jax.Array:
-    """Draws z [num, latent_dim] from the prior."""
-    return sample_latent(key, self.prior, (num, self.latent_dim))
+  def sample_latent(self, key: jax.Array, num: int, *, truncation: float | None = None) -> jax.Array:
+    """Draws z [num, latent_dim] from the prior (truncated, with a threshold: jaxgan.game.priors)."""
+    return sample_latent(key, self.prior, (num, self.latent_dim), truncation=truncation)
+
+  def sample_labels(self, key: jax.Array, num: int) -> jax.Array | None:
+    """Draws classes [num] uniformly, for a conditional game's generator; None for an unconditional one."""
+    return jax.random.randint(key, (num,), 0, self.num_classes) if self.num_classes else None
+
+
+def trackers(game: GameConfig) -> dict[str, jax.Array]:
+  """The running statistics the game steers by, at step 0: ADA's p (ada_p), with the sum of sign D(x) over the
+  real images seen since p's last adjustment and their count (ada_signs, ada_seen); LeCam's EMAs of D's mean
+  outputs on real and generated batches (lecam_real, lecam_fake)."""
+  values = {}
+  if game.ada_target or game.ada_p:
+    values.update(ada_p=game.ada_p, ada_signs=0.0, ada_seen=0.0)
+  if game.lecam_weight:
+    values.update(lecam_real=0.0, lecam_fake=0.0)
+  return {name: jnp.asarray(value, jnp.float32) for name, value in values.items()}
 
 
 def learning_rate(
@@ -163,10 +184,11 @@ def _init_player(
   tx: optax.GradientTransformation,
   key: jax.Array,
   x: jax.Array,
+  labels: jax.Array | None,
   compute_dtype: str,
   optimizer_hparams: dict[str, jax.Array],
 ) -> Player:
-  variables = module.init(key, x, train=False)
+  variables = module.init(key, *((x,) if labels is None else (x, labels)), train=False)
   params = variables['params']
   opt_state = tx.init(params)
   hyperparams = {**opt_state.hyperparams, **jax.tree.map(jnp.copy, optimizer_hparams)}  # own buffers: donated
@@ -234,10 +256,21 @@ def _initialise(
     generator, discriminator = networks or make_models(config.model, sample_shape)
   except ValueError as e:
     raise ConfigError(str(e)) from None
-  if config.game.augment and len(sample_shape) != 3:
+  game = config.game
+  for on, what, off in [
+    (game.augment, 'game.augment (DiffAugment)', 'game.augment=()'),
+    (game.ada_target or game.ada_p, 'ADA (game.ada_target, game.ada_p)', 'both to 0'),
+    (game.consistency_weight, 'game.consistency_weight (bCR)', 'it to 0'),
+  ]:
+    if on and len(sample_shape) != 3:
+      raise ConfigError(f'{what} needs images, not samples of shape {sample_shape}; set {off}')
+  classes = config.model.num_classes if config.model.conditioning != 'none' else 0
+  if config.model.conditioning != 'none' and not classes:
     raise ConfigError(
-      f'game.augment (DiffAugment) needs images, not samples of shape {sample_shape}; set game.augment=()'
+      f'model.conditioning={config.model.conditioning} needs model.num_classes, the number of classes of the '
+      "labels (jaxgan.train sets it from the data's labels)"
     )
+  labels = jnp.zeros((1,), jnp.int32) if classes else None
   tx = optimizer(config.optim.optimizer)
   dtype = config.model.compute_dtype
   pack = config.game.pack
@@ -250,8 +283,9 @@ def _initialise(
       else {'b1': values['optim.b1'], 'b2': values['optim.b2']}
     )
     g_key, d_key, step_key = jax.random.split(key, 3)
-    g = _init_player(generator, tx, g_key, jnp.zeros((1, config.model.latent_dim)), dtype, betas)
-    d = _init_player(discriminator, tx, d_key, augment.pack(jnp.zeros((pack, *sample_shape)), pack), dtype, betas)
+    g = _init_player(generator, tx, g_key, jnp.zeros((1, config.model.latent_dim)), labels, dtype, betas)
+    d_input = augment.pack(jnp.zeros((pack, *sample_shape)), pack)
+    d = _init_player(discriminator, tx, d_key, d_input, labels, dtype, betas)
     return GANState(
       step=jnp.zeros((), jnp.int32),
       key=step_key,
@@ -259,12 +293,14 @@ def _initialise(
       discriminator=d,
       ema_params=jax.tree.map(jnp.copy, g.params),  # own buffers: the state is donated
       hparams={k.split('.')[1]: v for k, v in values.items() if k not in _IN_OPTIMIZER},
+      trackers=trackers(config.game),
       game=program(config).game,
       schedule=config.optim.schedule,
       steps=config.train.steps,
       prior=config.model.prior,
       latent_dim=config.model.latent_dim,
       sample_shape=sample_shape,
+      num_classes=classes,
     )
 
   return initialise
@@ -287,15 +323,27 @@ def step_of(state: GANState) -> int:
   return int(state.step.reshape(-1)[0])
 
 
-def generate(state: GANState, z: jax.Array, *, ema: bool = True) -> jax.Array:
-  """Samples G(z) in inference mode, from the EMA generator by default."""
+def check_labels(state: GANState, labels: jax.Array | None) -> None:
+  """Raises ValueError unless labels are given exactly where the game is conditional."""
+  if state.num_classes and labels is None:
+    raise ValueError(f'this GAN is class-conditional ({state.num_classes} classes): give the labels [B] too')
+  if not state.num_classes and labels is not None:
+    raise ValueError('this GAN is not class-conditional (model.conditioning=none): leave out the labels')
+
+
+def generate(state: GANState, z: jax.Array, labels: jax.Array | None = None, *, ema: bool = True) -> jax.Array:
+  """Samples G(z) (G(z, labels) for a conditional game) in inference mode, from the EMA generator by default."""
+  check_labels(state, labels)
   g = state.generator
   params = state.ema_params if ema else g.params
-  return g.apply(params, g.batch_stats, z, train=False)[0]
+  return g.apply(params, g.batch_stats, z, labels, train=False)[0]
 
 
-def discriminate(state: GANState, x: jax.Array) -> jax.Array:
-  """D's logits [B] for samples x, in inference mode; with game.pack = m, D judges m copies of each sample."""
+def discriminate(state: GANState, x: jax.Array, labels: jax.Array | None = None) -> jax.Array:
+  """D's logits [B] for samples x (and labels, for a conditional game), in inference mode; with game.pack = m,
+  D judges m copies of each sample."""
+  check_labels(state, labels)
   d = state.discriminator
   m = state.game.pack
-  return d.apply(d.params, d.batch_stats, augment.pack(jnp.repeat(x, m, axis=0), m), train=False)[0]
+  out = d.apply(d.params, d.batch_stats, augment.pack(jnp.repeat(x, m, axis=0), m), labels, train=False)[0]
+  return out[0] if isinstance(out, tuple) else out

@@ -221,12 +221,24 @@ def _conv_transpose_padding(k: int, s: int, padding: str) -> tuple[int, int]:
 DCGAN_INIT = nn.initializers.normal(0.02)  # as Radford et al. (2016)
 
 
+def grouped_conv(x: jax.Array, kernel: jax.Array, groups: int, padding: Padding, impl: Impl = 'auto') -> jax.Array:
+  """A stride-1 convolution in `groups` groups of channels (kernel [kh, kw, C / groups, F]); with the matmul
+  forms one `conv` a group (XLA's CPU weight gradient of a grouped convolution runs about 30x slower)."""
+  if groups == 1:
+    return conv(x, kernel, (1, 1), padding, impl)
+  if _use_matmul(impl):
+    parts = zip(jnp.split(x, groups, axis=-1), jnp.split(kernel, groups, axis=-1), strict=True)
+    return jnp.concatenate([conv(part, weights, (1, 1), padding, impl) for part, weights in parts], axis=-1)
+  return lax.conv_general_dilated(x, kernel, (1, 1), padding, dimension_numbers=_DIMS, feature_group_count=groups)
+
+
 class Conv(nn.Module):
-  """A convolution without bias through jaxgan.models.conv (fast gradients on CPU).
+  """A convolution (without bias unless asked) through jaxgan.models.conv (fast gradients on CPU).
 
   With `transpose`, the transposed convolution that flax's ConvTranspose
   computes (stride-2 4x4 'SAME' upsamples 2x); otherwise a cross-correlation as
-  flax's Conv. Kernels are (kh, kw, C_in, features) as in flax.
+  flax's Conv, in `groups` groups of channels if asked (stride 1). Kernels are
+  (kh, kw, C_in / groups, features) as in flax.
   """
 
   features: int
@@ -235,12 +247,19 @@ class Conv(nn.Module):
   padding: Padding = 'SAME'
   transpose: bool = False
   impl: Impl = 'auto'
+  use_bias: bool = False
+  kernel_init: nn.initializers.Initializer = DCGAN_INIT
+  groups: int = 1
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    kernel = self.param('kernel', DCGAN_INIT, (*self.kernel_size, x.shape[-1], self.features))
-    op = conv_transpose if self.transpose else conv
-    return op(x, kernel.astype(x.dtype), self.strides, self.padding, self.impl)
+    kernel = self.param('kernel', self.kernel_init, (*self.kernel_size, x.shape[-1] // self.groups, self.features))
+    kernel = kernel.astype(x.dtype)
+    if self.groups > 1:
+      y = grouped_conv(x, kernel, self.groups, self.padding, self.impl)
+    else:
+      y = (conv_transpose if self.transpose else conv)(x, kernel, self.strides, self.padding, self.impl)
+    return y + self.param('bias', nn.initializers.zeros, (self.features,)).astype(y.dtype) if self.use_bias else y
 
 
 def batch_norm(train: bool) -> nn.BatchNorm:

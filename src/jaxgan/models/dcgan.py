@@ -5,6 +5,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgan.config import Conditioning
+from jaxgan.models.conditioning import ClassOutput, joined
 from jaxgan.models.conv import DCGAN_INIT, Conv, Impl, batch_norm, spectral
 
 
@@ -38,7 +40,7 @@ class DCGANGenerator(nn.Module):
   parameter: 4x4x512, 8x8x256, 16x16x128, 32x32x64, then 64x64xC with tanh;
   batch norm and ReLU between, no biases. `extra_layers` adds 3x3 stride-1
   convolutions before the output layer (n_extra_layers of the DCGAN and WGAN
-  reference code).
+  reference code). A conditional one (num_classes > 0) joins the labels one-hot to z (cGAN).
   """
 
   resolution: int
@@ -46,9 +48,11 @@ class DCGANGenerator(nn.Module):
   width: int = 64
   extra_layers: int = 0
   conv_impl: Impl = 'auto'
+  num_classes: int = 0
 
   @nn.compact
-  def __call__(self, z: jax.Array, train: bool = True) -> jax.Array:
+  def __call__(self, z: jax.Array, labels: jax.Array | None = None, train: bool = True) -> jax.Array:
+    z = joined(z, labels, self.num_classes)
     base = dcgan_base_resolution(self.resolution)
     widths = _dcgan_widths(self.resolution, self.width)
     h = nn.Dense(base * base * widths[0], use_bias=False, kernel_init=DCGAN_INIT)(z)
@@ -69,6 +73,8 @@ class DCGANDiscriminator(nn.Module):
   for 64x64 and width 64 the pytorch/examples DCGAN netD without its sigmoid.
   `extra_layers` adds 3x3 stride-1 convolutions after the first one. With
   `spectral_norm`, every convolution and the dense layer are spectrally normalised.
+  Conditioned (jaxgan.models.conditioning) on the labels as `conditioning` says,
+  its last features those the dense layer reads.
   """
 
   resolution: int
@@ -76,13 +82,15 @@ class DCGANDiscriminator(nn.Module):
   extra_layers: int = 0
   conv_impl: Impl = 'auto'
   spectral_norm: bool = False
+  conditioning: Conditioning = 'none'
+  num_classes: int = 0
 
   @nn.compact
-  def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
+  def __call__(self, x: jax.Array, labels: jax.Array | None = None, train: bool = True) -> jax.Array | tuple:
     def layer(module: nn.Module, h: jax.Array) -> jax.Array:
       return spectral(module, h, self.spectral_norm, train)
 
-    h = x
+    h = joined(x, labels, self.num_classes) if self.conditioning == 'concat' else x
     for i, w in enumerate(reversed(_dcgan_widths(self.resolution, self.width))):
       h = layer(Conv(w, (4, 4), (2, 2), 'SAME', impl=self.conv_impl), h)
       if i > 0:
@@ -92,4 +100,5 @@ class DCGANDiscriminator(nn.Module):
         for _ in range(self.extra_layers):
           h = nn.leaky_relu(batch_norm(train)(layer(Conv(w, (3, 3), impl=self.conv_impl), h)), 0.2)
     h = h.reshape(x.shape[0], -1)
-    return layer(nn.Dense(1, use_bias=False, kernel_init=DCGAN_INIT), h)[:, 0]
+    logits = layer(nn.Dense(1, use_bias=False, kernel_init=DCGAN_INIT), h)[:, 0]
+    return ClassOutput(self.conditioning, self.num_classes, self.spectral_norm)(logits, h, labels, train)

@@ -5,7 +5,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgan.config import Activation
+from jaxgan.config import Activation, Conditioning
+from jaxgan.models.conditioning import ClassOutput, joined
 from jaxgan.models.conv import spectral
 
 _ACTIVATIONS = {
@@ -17,16 +18,18 @@ _ACTIVATIONS = {
 
 
 class MLPGenerator(nn.Module):
-  """Fully connected generator for low-dimensional data."""
+  """Fully connected generator for low-dimensional data; a conditional one (num_classes > 0) joins the labels
+  one-hot to z."""
 
   sample_shape: tuple[int, ...]
   hidden: tuple[int, ...] = (64, 64)
   activation: Activation = 'leaky_relu'
+  num_classes: int = 0
 
   @nn.compact
-  def __call__(self, z: jax.Array, train: bool = True) -> jax.Array:
+  def __call__(self, z: jax.Array, labels: jax.Array | None = None, train: bool = True) -> jax.Array:
     del train  # no batch norm here
-    h = z
+    h = joined(z, labels, self.num_classes)
     for width in self.hidden:
       h = _ACTIVATIONS[self.activation](nn.Dense(width)(h))
     out = nn.Dense(int(np.prod(self.sample_shape)))(h)
@@ -34,15 +37,20 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-  """Fully connected discriminator for low-dimensional data."""
+  """Fully connected discriminator for low-dimensional data, conditioned on the labels as `conditioning` says
+  (jaxgan.models.conditioning)."""
 
   hidden: tuple[int, ...] = (64, 64)
   activation: Activation = 'leaky_relu'
   spectral_norm: bool = False
+  conditioning: Conditioning = 'none'
+  num_classes: int = 0
 
   @nn.compact
-  def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
+  def __call__(self, x: jax.Array, labels: jax.Array | None = None, train: bool = True) -> jax.Array | tuple:
     h = x.reshape(x.shape[0], -1)
+    h = joined(h, labels, self.num_classes) if self.conditioning == 'concat' else h
     for width in self.hidden:
       h = _ACTIVATIONS[self.activation](spectral(nn.Dense(width), h, self.spectral_norm, train))
-    return spectral(nn.Dense(1), h, self.spectral_norm, train)[:, 0]
+    logits = spectral(nn.Dense(1), h, self.spectral_norm, train)[:, 0]
+    return ClassOutput(self.conditioning, self.num_classes, self.spectral_norm)(logits, h, labels, train)

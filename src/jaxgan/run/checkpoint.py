@@ -1,6 +1,7 @@
 """Whole-state checkpoints with orbax: save every N steps, restore the latest good one."""
 
 import contextlib
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -86,7 +87,7 @@ class Checkpointer:
     for step in [s for s in reversed(self.steps()) if step is None or s == step]:
       try:
         with quiet_libraries():  # a failed read is one line of ours, not pages of orbax's and tensorstore's
-          restored = self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
+          restored = self._restore(step, abstract)
       except (ValueError, TypeError) as e:
         if 'shape' in str(e).lower() or 'structure' in str(e).lower():
           raise CheckpointError(
@@ -99,6 +100,20 @@ class Checkpointer:
         continue
       return restored.replace(key=jax.random.wrap_key_data(restored.key)), notes
     return None, notes
+
+  def _restore(self, step: int, abstract: GANState) -> GANState:
+    """Checkpoint `step` into `abstract`'s structure; one written before a field that this run leaves empty
+    (state.trackers, without ADA or LeCam) restores with that field empty."""
+    try:
+      return self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
+    except ValueError as e:
+      fields = {
+        f.name: getattr(abstract, f.name) for f in dataclasses.fields(abstract) if f.metadata.get('pytree_node', True)
+      }
+      older = {name: value for name, value in fields.items() if value != {}}
+      if 'structure' not in str(e).lower() or older == fields:
+        raise
+      return abstract.replace(**self._manager.restore(step, args=ocp.args.StandardRestore(older)))
 
   def _skip(self, step: int, error: Exception) -> str:
     first_line = str(error).strip().splitlines()[0][:100] if str(error).strip() else ''

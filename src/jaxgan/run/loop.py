@@ -128,6 +128,8 @@ def _run(
       opening.removed_unless_trained(workdir, created, stop) as forget_earlier_files,
       opening.feed(config, configs) as feed,
     ):
+      config = opening.with_classes(config, feed)
+      configs = population.member_configs(config, members) if members is not None else None
       stop.check_not_stopped()
       scores, no_scores = opening.prepared_scores(config)  # before the timing: a classifier may be trained first
       fitted = opening.fitted_steps(workdir, config, feed, stop, sweeping=configs is not None)

@@ -136,13 +136,30 @@ def feed(config: Config, configs: list[Config] | None) -> Iterator[Feed]:
       )
   try:
     sources = [make_source(c.data, c.train.seed) for c in (configs if own_batches else [config])]
-    opened = Feed(sources, config.data, t.batch_size * config.game.d_steps, mesh, sweeping=configs is not None)
+    rows, labelled = t.batch_size * config.game.d_steps, config.model.conditioning != 'none'
+    opened = Feed(sources, config.data, rows, mesh, sweeping=configs is not None, labelled=labelled)
   except DataError as e:
     raise RunError(str(e)) from e
   try:
     yield opened
   finally:
     opened.close()
+
+
+def with_classes(config: Config, feed: Feed) -> Config:
+  """config, with model.num_classes taken from the data's labels where a class-conditional run leaves it 0;
+  RunError for labels that a given num_classes does not hold."""
+  if config.model.conditioning == 'none':
+    return config
+  labels = np.asarray(feed.sources[0].labels)
+  found, low = int(labels.max()) + 1, int(labels.min())
+  given = config.model.num_classes
+  if low < 0 or (given and found > given):
+    raise RunError(
+      f'data.source={config.data.source} has labels in {low}..{found - 1}, not in 0..{(given or found) - 1}: '
+      'give labels 0..K-1 and model.num_classes=K (or 0, to take K from the data)'
+    )
+  return config if given else config_lib.override_value(config, 'model.num_classes', found)
 
 
 def open_run(

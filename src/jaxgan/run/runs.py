@@ -4,6 +4,7 @@ import json
 import operator
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import jax
@@ -18,7 +19,7 @@ from jaxgan.run import workdir as workdir_lib
 from jaxgan.run.checkpoint import Checkpointer
 from jaxgan.run.workdir import RunError
 
-_generate = jax.jit(generate, static_argnames='ema')
+_generate = jax.jit(generate, static_argnames='ema')  # (state, z, labels)
 
 
 def load(
@@ -97,8 +98,11 @@ def sample(
   ema: bool = True,
   member: int | None = None,
   best: bool = False,
+  truncation: float | None = None,
+  labels: int | Sequence[int] | None = None,
+  interpolate: int = 0,
 ) -> np.ndarray:
-  """num samples of a run's generator: the same run, num and seed give the same samples.
+  """num samples of a run's generator: the same run, num, seed and labels give the same samples.
 
   Args:
     run: a run's workdir (its latest checkpoint is read; nothing there changes), or a GANState.
@@ -107,17 +111,31 @@ def sample(
     ema: sample the generator's exponential moving average (as training evaluates it) or, if False, G itself.
     member: the member of a sweep (a workdir or a population state) to sample; needed there, refused elsewhere.
     best: sample a workdir's best checkpoint by eval.best_metric, not its latest.
+    truncation: the truncation trick's threshold t > 0: latents drawn from the prior truncated to [-t, t]
+      (BigGAN's; lower t, less variety and more typical samples); None samples the prior itself.
+    labels: a class-conditional run's classes to draw: one class for all num samples, or one per sample
+      (num of them); None draws the classes in turn (sample i of class i mod K), as its scores do.
+    interpolate: walk each of the num samples in this many steps from one latent to another (spherically
+      for a normal prior, in a line for a uniform one), its class kept: [num, interpolate, ...]; 0: no walk.
 
   Returns:
-    uint8 images [num, H, W, C] for image runs, float32 [num, D] for low-dimensional data.
+    uint8 images [num, H, W, C] for image runs, float32 [num, D] for low-dimensional data; with
+    interpolate, [num, interpolate, ...].
 
   Raises:
-    ValueError: num or seed is not an integer in range, in one line.
+    ValueError: num or seed is not an integer in range, truncation not positive, or labels that are not classes
+      of the run (or given to an unconditional one), in one line.
     TypeError: run is neither a path nor a GANState.
     RunError, ConfigError: as `load` raises them, when run is a workdir (and a sweep's without a member).
   """
   num = _integer('num', num, 1, None, 'a positive integer')
   seed = _integer('seed', seed, 0, MAX_SEED, f'an integer in [0, {MAX_SEED}]')
+  steps = _integer('interpolate', interpolate, 0, None, 'a number of steps, 2 or more (or 0 for none)')
+  if steps == 1:
+    raise ValueError('interpolate must be a number of steps, 2 or more (or 0 for none), got 1')
+  positive = isinstance(truncation, (int, float)) and not isinstance(truncation, bool) and truncation > 0
+  if truncation is not None and not positive:
+    raise ValueError(f'truncation must be a positive threshold (e.g. 0.5), or None for none, got {truncation!r:.40}')
   if isinstance(run, (str, os.PathLike)):
     _, state = load(run, member=member, best=best)
   elif isinstance(run, GANState):
@@ -135,12 +153,52 @@ def sample(
     raise TypeError(f'run must be a workdir or a GANState, got {type(run).__name__}{hint}')
   if state.step.ndim:
     raise RunError(f'{run} holds a sweep of {len(state.step)} members; give the member to sample (--member)')
-  out = np.asarray(_generate(state, state.sample_latent(jax.random.key(seed), num), ema=bool(ema)))
+  classes = _classes(state, labels, num)
+  if steps:
+    ends = state.sample_latent(jax.random.key(seed), 2 * num, truncation=truncation).reshape(2, num, 1, -1)
+    z = _walk(ends[0], ends[1], jnp.linspace(0, 1, steps)[:, None], spherical=state.prior == 'normal')
+    z, classes = z.reshape(num * steps, -1), None if classes is None else jnp.repeat(classes, steps)
+  else:
+    z = state.sample_latent(jax.random.key(seed), num, truncation=truncation)
+  out = np.asarray(_generate(state, z, classes, ema=bool(ema)))
+  shape = (num, steps) if steps else (num,)
   if out.ndim != 4:  # not [N, H, W, C] images
-    return out.reshape(num, -1).astype(np.float32)
+    return out.reshape(*shape, -1).astype(np.float32)
   from jaxgan.run.images import to_uint8
 
-  return to_uint8(out)
+  return to_uint8(out).reshape(*shape, *out.shape[1:])
+
+
+def _walk(start: jax.Array, end: jax.Array, t: jax.Array, *, spherical: bool) -> jax.Array:
+  """Points at fractions t [T, 1] of the way from start to end [N, 1, D]: [N, T, D]; spherical: along the
+  great circle between their directions, the norm interpolated linearly (a normal latent keeps a typical
+  norm on the way), else along the line."""
+  if not spherical:
+    return start + t * (end - start)
+  norms = jnp.linalg.norm(start, axis=-1, keepdims=True), jnp.linalg.norm(end, axis=-1, keepdims=True)
+  a, b = start / norms[0], end / norms[1]
+  angle = jnp.arccos(jnp.clip(jnp.sum(a * b, -1, keepdims=True), -1, 1))
+  sine = jnp.maximum(jnp.sin(angle), 1e-6)
+  direction = (jnp.sin((1 - t) * angle) * a + jnp.sin(t * angle) * b) / sine
+  return direction * (norms[0] + t * (norms[1] - norms[0]))
+
+
+def _classes(state: GANState, labels: int | Sequence[int] | None, num: int) -> jax.Array | None:
+  """The classes [num] to draw of a conditional state (labels checked), None for an unconditional one."""
+  classes = state.num_classes
+  if not classes:
+    if labels is not None:
+      raise ValueError('this run is not class-conditional (model.conditioning=none); leave out labels (--class)')
+    return None
+  if labels is None:
+    return jnp.arange(num, dtype=jnp.int32) % classes
+  try:
+    values = [operator.index(labels)] * num if np.ndim(labels) == 0 else [operator.index(c) for c in labels]
+  except TypeError:
+    values = None
+  if values is None or len(values) != num or isinstance(labels, bool) or not all(0 <= c < classes for c in values):
+    raise ValueError(f'labels must be a class in 0..{classes - 1} or {num} of them (one a sample), got {labels!r:.60}')
+  return jnp.asarray(values, jnp.int32)
 
 
 def _integer(name: str, value: object, low: int, high: int | None, expected: str) -> int:

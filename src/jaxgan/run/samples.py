@@ -1,21 +1,36 @@
-"""Sample grids of image GANs from a fixed latent batch, drawn with the generator EMA."""
+"""Sample grids of image GANs from a fixed latent batch, drawn with the generator EMA: a class-conditional
+one's one row a class, CLASS_COLUMNS samples each."""
 
 import functools
 from collections.abc import Sequence
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxgan.game.state import GANState, each_member, generate, step_of
 from jaxgan.run import images
 from jaxgan.run.writer import MetricWriter
 
+CLASS_COLUMNS = 8  # samples a class in a conditional generator's grid
+
+
+def class_rows(num_classes: int, columns: int) -> jax.Array:
+  """The classes of a grid with one row a class, `columns` samples each: [num_classes * columns]."""
+  return jnp.repeat(jnp.arange(num_classes, dtype=jnp.int32), columns)
+
 
 @functools.partial(jax.jit, static_argnums=2)
 def _samples(population: GANState, keys: jax.Array, num: int) -> jax.Array:
-  """Each member's EMA-generator samples [M, num, ...] of latents drawn from its key."""
-  return each_member(lambda state, key: generate(state, state.sample_latent(key, num)), population, keys)
+  """Each member's EMA-generator samples [M, num, ...] of latents drawn from its key (a conditional one's:
+  [M, K * CLASS_COLUMNS, ...], class by class)."""
+
+  def one(state: GANState, key: jax.Array) -> jax.Array:
+    labels = class_rows(state.num_classes, CLASS_COLUMNS) if state.num_classes else None
+    return generate(state, state.sample_latent(key, num if labels is None else len(labels)), labels)
+
+  return each_member(one, population, keys)
 
 
 class SampleGrids:
@@ -46,8 +61,9 @@ class SampleGrids:
     if not members:
       return
     samples = np.asarray(_samples(population, self.keys, self.num))  # the same latents at every step
+    columns = CLASS_COLUMNS if population.num_classes else None
     for i in members:
-      image = images.grid(images.to_uint8(samples[i]))
+      image = images.grid(images.to_uint8(samples[i]), columns)
       images.save_png(self._file(i, step), image, images.upscale_for(image.shape[0] // 8))
       self.writer.image('samples', step, image, i if self.sweep else None)
 

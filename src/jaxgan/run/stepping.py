@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.experimental import multihost_utils
 
@@ -143,7 +144,10 @@ def chunk_of_steps(
   """Steps start..end and their metrics, [steps]: one dispatch (scan), or one a step, the data read PIECE steps
   at a time and the progress bar moved on after each; fewer steps where a stop was requested."""
   if scan:
-    state, metrics = train_steps(state, *batches(feed, start, end - start))
+    steps, pool = batches(feed, start, end - start)
+    if isinstance(steps, list):  # streamed: one batch a step, stacked for the scan
+      steps = jax.tree.map(lambda *each: jnp.stack(each), *steps)
+    state, metrics = train_steps(state, steps, pool)
     return state, jax.device_get(metrics)
   pieces = []
   for piece_start in range(start, end, PIECE):

@@ -1,0 +1,145 @@
+"""The model zoo beyond the residual pair: R3GAN's players, tied to the release by their parameter counts and
+layers, training, resuming bitwise and in populations."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxgan
+from jaxgan import config as config_lib
+from jaxgan.data import make_source
+from jaxgan.game import step as step_lib
+from jaxgan.game.penalties import get_penalty
+from jaxgan.game.state import create_population, create_state, generate
+from jaxgan.game.state import member as member_of
+from jaxgan.models import r3gan
+from jaxgan.run.runs import load as load_run
+
+TINY_R3GAN = ['model.architecture=r3gan', 'model.g_width=16', 'model.d_width=16', 'model.blocks=1']
+TINY_R3GAN += ['game.objective=relativistic', 'game.penalty=r1_r2', 'game.penalty_weight=0.05']
+
+
+def parameters(module, *inputs):
+  shapes = jax.eval_shape(lambda: module.init(jax.random.key(0), *inputs, train=False))
+  return sum(leaf.size for leaf in jax.tree.leaves(shapes))
+
+
+def leaves(state):
+  return [np.asarray(x) for x in jax.tree.leaves(state.replace(key=jax.random.key_data(state.key)))]
+
+
+def test_r3gan_cifar10_parameter_counts_match_the_releases_layers():
+  """The release's CIFAR-10 preset (width 768, 2 blocks at each of 4 stages, cardinality 96, expansion 2, z of
+  64), counted from its layer list: a block is 1x1 W->2W, grouped 3x3 2W->2W in 96 groups, 1x1 2W->W and two
+  activation biases of 2W; resampling has no weights where the width stays."""
+  width, expanded, blocks = 768, 1536, 8
+  block = width * expanded + expanded * (expanded // 96) * 9 + expanded * width + 2 * expanded
+  generator = blocks * block + 4 * 4 * width + 64 * width + width * 3  # basis, its scale from z, to RGB
+  discriminator = blocks * block + 3 * width + 4 * 4 * width + width  # from RGB, depthwise basis, logit
+  assert (generator, discriminator) == (20_732_160, 20_683_776)
+  assert parameters(r3gan.R3GANGenerator(32, 3, 768, 2, 16), jnp.zeros((1, 64))) == generator
+  assert parameters(r3gan.R3GANDiscriminator(32, 768, 2, 16), jnp.zeros((1, 32, 32, 3))) == discriminator
+
+
+def upfirdn(x, up, down):
+  """The release's resampling of one channel [N, N] written out: zeros inserted, padded, the [1, 2, 1] filter
+  (times up^2), strided."""
+  f = np.outer([1, 2, 1], [1, 2, 1]) / 16 * up**2
+  n = x.shape[0] * up
+  inserted = np.zeros((n, n))
+  inserted[::up, ::up] = x
+  lo, hi = ((3 + up - 1) // 2, (3 - up) // 2) if up > 1 else ((3 - down + 1) // 2, (3 - down) // 2)
+  padded = np.pad(inserted, ((lo, hi), (lo, hi)))
+  out = np.array(
+    [[np.sum(padded[i : i + 3, j : j + 3] * f) for j in range(n + lo + hi - 2)] for i in range(n + lo + hi - 2)]
+  )
+  return out[::down, ::down]
+
+
+def test_r3gan_resampling_is_the_releases_filter():
+  x = np.random.default_rng(0).normal(size=(6, 6))
+  np.testing.assert_allclose(
+    r3gan._resample(jnp.asarray(x)[None, :, :, None], up=True)[0, :, :, 0], upfirdn(x, 2, 1), atol=1e-5
+  )
+  np.testing.assert_allclose(
+    r3gan._resample(jnp.asarray(x)[None, :, :, None], up=False)[0, :, :, 0], upfirdn(x, 1, 2), atol=1e-5
+  )
+
+
+def test_r3gan_blocks_start_as_the_identity():
+  """Fix-up: each block's last layer starts at zero, so a block maps x to x at initialisation."""
+  block = r3gan.ResidualBlock(group_channels=16, total_blocks=4)
+  x = jax.random.normal(jax.random.key(0), (2, 4, 4, 32))
+  variables = block.init(jax.random.key(1), x)
+  np.testing.assert_array_equal(block.apply(variables, x), x)
+  with pytest.raises(ValueError, match='model.group_channels'):
+    r3gan.ResidualBlock(group_channels=48, total_blocks=4).init(jax.random.key(1), x)
+
+
+def test_r1_r2_is_both_penalties():
+  """A linear D(x) = <w, x>: each gradient is w, so R1 = R2 = ||w||^2 / 2 and R1 + R2 = ||w||^2."""
+  w = jnp.arange(6.0).reshape(2, 3)
+  d = lambda x: jnp.sum(x * w, axis=(1, 2))  # noqa: E731
+  real, fake = jnp.ones((4, 2, 3)), -jnp.ones((4, 2, 3))
+  np.testing.assert_allclose(get_penalty('r1_r2')(d, real, fake, jax.random.key(0)), np.full(4, 55.0))
+
+
+@pytest.mark.parametrize('conditioning', ['none', 'concat', 'projection', 'acgan'])
+def test_r3gan_trains_50_steps_at_32x32(conditioning):
+  config = config_lib.get_config(
+    'digits', *TINY_R3GAN, f'model.conditioning={conditioning}', 'model.num_classes=10', 'train.batch_size=8'
+  )
+  rng = np.random.default_rng(0)
+  images = jnp.asarray(rng.integers(0, 256, (50, 8, 32, 32, 3), np.uint8))
+  batch = images if conditioning == 'none' else (images, jnp.asarray(rng.integers(0, 10, (50, 8)), jnp.int32))
+  state, metrics = step_lib.train_steps(create_state(config, jax.random.key(0), (32, 32, 3)), batch)
+  assert all(np.all(np.isfinite(v)) for v in metrics.values())
+  assert generate(
+    state, state.sample_latent(jax.random.key(1), 2), None if conditioning == 'none' else jnp.array([0, 1])
+  ).shape == (2, 32, 32, 3)
+
+
+def test_r3gan_learns_digits():
+  """Real learning: 300 rounds on the 8x8 digits bring the relativistic loss's D below chance on its own
+  batches' pairing, and G's samples' mean and spread toward the data's."""
+  config = config_lib.get_config('digits', *TINY_R3GAN, 'model.g_width=32', 'model.d_width=32', 'train.batch_size=32')
+  source = make_source(config.data, 0)
+  data = np.asarray(source.batches(0, 300, 32), np.float32) / 127.5 - 1
+  state = create_state(config, jax.random.key(0), (8, 8, 1))
+  before = np.asarray(generate(state, state.sample_latent(jax.random.key(1), 256)))
+  state, metrics = step_lib.train_steps(state, jnp.asarray(source.batches(0, 300, 32)))
+  after = np.asarray(generate(state, state.sample_latent(jax.random.key(1), 256)))
+  target = data.reshape(-1, 64)
+  gap = lambda x: np.abs(x.reshape(-1, 64).mean(0) - target.mean(0)).mean()  # noqa: E731
+  assert gap(after) < 0.5 * gap(before)
+
+
+def test_a_r3gan_population_member_equals_its_run_alone_and_a_run_resumes_bitwise(tmp_path):
+  configs = [
+    config_lib.get_config('digits', *TINY_R3GAN, 'train.batch_size=16', f'optim.g_lr={lr}') for lr in (1e-3, 3e-4)
+  ]
+  images = jnp.asarray(make_source(configs[0].data, 0).batches(0, 3, 16))
+  keys = jnp.stack([jax.random.key(i) for i in range(2)])
+  population, _ = step_lib.train_steps(create_population(configs, keys, (8, 8, 1)), images)
+  for i, config in enumerate(configs):
+    alone, _ = step_lib.train_steps(create_state(config, jax.random.key(i), (8, 8, 1)), images)
+    for a, b in zip(leaves(member_of(population, i)), leaves(alone), strict=True):
+      np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+  steps = [
+    'train.steps=20',
+    'train.log_every=5',
+    'train.checkpoint_every=5',
+    'train.sample_every=20',
+    'eval.metrics=()',
+  ]
+  config = config_lib.override(configs[0], 'train.steps=20')
+  for step in steps:
+    config = config_lib.override(config, step)
+  jaxgan.train(config, tmp_path / 'whole', progress=False)
+  assert (
+    jaxgan.train(config_lib.override(config, 'train.max_seconds=0.001'), tmp_path / 'cut', progress=False)['step'] < 20
+  )
+  jaxgan.train(config, tmp_path / 'cut', progress=False)
+  for a, b in zip(leaves(load_run(tmp_path / 'whole')[1]), leaves(load_run(tmp_path / 'cut')[1]), strict=True):
+    np.testing.assert_array_equal(a, b)

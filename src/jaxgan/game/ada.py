@@ -28,9 +28,11 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.scipy.ndimage import map_coordinates
 
-_LUMA = jnp.asarray([1.0, 1.0, 1.0, 0.0]) / math.sqrt(3)  # the luma axis of (r, g, b, 1)
+_LUMA = np.asarray([1.0, 1.0, 1.0, 0.0], np.float32) / math.sqrt(3)  # the luma axis of (r, g, b, 1); numpy, so
+# that importing jaxgan starts no backend (jax.distributed.initialize must come first)
 
 
 class _Draws:

@@ -9,6 +9,7 @@ import pytest
 import jaxgan
 from jaxgan import config as config_lib
 from jaxgan.data import make_source
+from jaxgan.evaluation.scores import fit_gaussian, frechet_distance
 from jaxgan.game import step as step_lib
 from jaxgan.game.penalties import get_penalty
 from jaxgan.game.state import create_population, create_state, generate
@@ -103,18 +104,19 @@ def test_r3gan_trains_50_steps_at_32x32(conditioning):
 
 
 def test_r3gan_learns_digits():
-  """Real learning: 300 rounds on the 8x8 digits bring the relativistic loss's D below chance on its own
-  batches' pairing, and G's samples' mean and spread toward the data's."""
-  config = config_lib.get_config('digits', *TINY_R3GAN, 'model.g_width=32', 'model.d_width=32', 'train.batch_size=32')
-  source = make_source(config.data, 0)
-  data = np.asarray(source.batches(0, 300, 32), np.float32) / 127.5 - 1
+  """Real learning: 200 rounds on the 8x8 digits (Adam 2e-3 with beta1 0, as the release sets beta1) bring the
+  Frechet distance between G's pixels and the data's down by a fifth or more (measured: 98 -> 67)."""
+  config = config_lib.get_config(
+    'digits', *TINY_R3GAN, 'train.batch_size=32', 'optim.g_lr=2e-3', 'optim.d_lr=2e-3', 'optim.b1=0'
+  )
+  batches = make_source(config.data, 0).batches(0, 200, 32)
+  real = fit_gaussian(np.asarray(batches, np.float32).reshape(-1, 64) / 127.5 - 1)
   state = create_state(config, jax.random.key(0), (8, 8, 1))
-  before = np.asarray(generate(state, state.sample_latent(jax.random.key(1), 256)))
-  state, metrics = step_lib.train_steps(state, jnp.asarray(source.batches(0, 300, 32)))
-  after = np.asarray(generate(state, state.sample_latent(jax.random.key(1), 256)))
-  target = data.reshape(-1, 64)
-  gap = lambda x: np.abs(x.reshape(-1, 64).mean(0) - target.mean(0)).mean()  # noqa: E731
-  assert gap(after) < 0.5 * gap(before)
+  z = state.sample_latent(jax.random.key(1), 512)
+  distance = lambda s: frechet_distance(*fit_gaussian(generate(s, z, ema=False).reshape(-1, 64)), *real)  # noqa: E731
+  before = distance(state)
+  state, _ = step_lib.train_steps(state, jnp.asarray(batches))
+  assert distance(state) < 0.8 * before
 
 
 def test_a_r3gan_population_member_equals_its_run_alone_and_a_run_resumes_bitwise(tmp_path):

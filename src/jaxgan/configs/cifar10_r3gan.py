@@ -13,7 +13,7 @@ batch 512); augmentation at p = 0.55 (jaxgan.game.ada).
 Where this differs from the release, which schedules more: its gamma decays from 0.05 to 0.005, beta2 rises
 from 0.9 to 0.99 and the augmentation probability from 0 to 0.55 over the same 20M images, and its EMA's
 half-life grows to 5M images; here gamma, beta2 and p are constant and the EMA decay 0.9999. Published:
-FID 1.96 (conditional, 50k samples against the training set; see the README's table), which eval scores
+FID 1.96 (conditional, 50k samples against the training set; the README lists it as published), which eval scores
 the same way (Inception FID and IS of 50k). Sized for
 accelerators: not measured on a 2-core CPU beyond the tests' tiny widths.
 """

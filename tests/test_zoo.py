@@ -15,6 +15,7 @@ from jaxgan.game.penalties import get_penalty
 from jaxgan.game.state import create_population, create_state, generate
 from jaxgan.game.state import member as member_of
 from jaxgan.models import r3gan
+from jaxgan.models.conv import fir_resample
 from jaxgan.run.runs import load as load_run
 
 TINY_R3GAN = ['model.architecture=r3gan', 'model.g_width=16', 'model.d_width=16', 'model.blocks=1']
@@ -43,29 +44,28 @@ def test_r3gan_cifar10_parameter_counts_match_the_releases_layers():
   assert parameters(r3gan.R3GANDiscriminator(32, 768, 2, 16), jnp.zeros((1, 32, 32, 3))) == discriminator
 
 
-def upfirdn(x, up, down):
-  """The release's resampling of one channel [N, N] written out: zeros inserted, padded, the [1, 2, 1] filter
-  (times up^2), strided."""
-  f = np.outer([1, 2, 1], [1, 2, 1]) / 16 * up**2
+def upfirdn(x, taps, up, down):
+  """The release's upfirdn2d of one channel [N, N] written out: zeros inserted, padded as its upsample2d and
+  downsample2d pad, the filter outer(taps, taps) (normalised, times up^2), strided."""
+  taps = np.asarray(taps, float)
+  size = len(taps)
+  f = np.outer(taps, taps) / taps.sum() ** 2 * up**2
   n = x.shape[0] * up
   inserted = np.zeros((n, n))
   inserted[::up, ::up] = x
-  lo, hi = ((3 + up - 1) // 2, (3 - up) // 2) if up > 1 else ((3 - down + 1) // 2, (3 - down) // 2)
+  lo, hi = ((size + up - 1) // 2, (size - up) // 2) if up > 1 else ((size - down + 1) // 2, (size - down) // 2)
   padded = np.pad(inserted, ((lo, hi), (lo, hi)))
-  out = np.array(
-    [[np.sum(padded[i : i + 3, j : j + 3] * f) for j in range(n + lo + hi - 2)] for i in range(n + lo + hi - 2)]
-  )
+  side = n + lo + hi - size + 1
+  out = np.array([[np.sum(padded[i : i + size, j : j + size] * f) for j in range(side)] for i in range(side)])
   return out[::down, ::down]
 
 
-def test_r3gan_resampling_is_the_releases_filter():
+@pytest.mark.parametrize('taps', [(1, 2, 1), (1, 3, 3, 1)], ids=['r3gan', 'stylegan2'])
+def test_resampling_is_the_releases_filter(taps):
   x = np.random.default_rng(0).normal(size=(6, 6))
-  np.testing.assert_allclose(
-    r3gan._resample(jnp.asarray(x)[None, :, :, None], up=True)[0, :, :, 0], upfirdn(x, 2, 1), atol=1e-5
-  )
-  np.testing.assert_allclose(
-    r3gan._resample(jnp.asarray(x)[None, :, :, None], up=False)[0, :, :, 0], upfirdn(x, 1, 2), atol=1e-5
-  )
+  for up, down in ((2, 1), (1, 2)):
+    out = fir_resample(jnp.asarray(x)[None, :, :, None], taps, up=up > 1)[0, :, :, 0]
+    np.testing.assert_allclose(out, upfirdn(x, taps, up, down), atol=1e-5)
 
 
 def test_r3gan_blocks_start_as_the_identity():

@@ -42,7 +42,7 @@ MAX_SEED = 2**32 - 1  # seeds numpy's generators and jax.random.key alike
 class ModelConfig:
   """The two players' architectures and the latent prior."""
 
-  architecture: Literal['mlp', 'dcgan', 'resnet', 'r3gan'] = 'mlp'
+  architecture: Literal['mlp', 'dcgan', 'resnet', 'r3gan', 'stylegan2'] = 'mlp'
   latent_dim: int = 1
   prior: Prior = 'uniform'
   g_hidden: tuple[int, ...] = (64, 64)  # mlp only
@@ -63,6 +63,12 @@ class ModelConfig:
   num_classes: int = 0  # classes of the labels; 0: from the data's labels (the loop sets it)
   class_embedding: int = 128  # resnet only: the shared class embedding's width (BigGAN)
   hierarchical_latent: bool = False  # resnet only: z split over G's blocks with the class embedding (BigGAN)
+  # stylegan2 only (jaxgan.models.stylegan2); its widths are the most channels a layer, 512 the release's.
+  style_dim: int = 512  # w's width
+  mapping_layers: int = 8  # of G's mapping network (the release's CIFAR-10 config: 2)
+  style_mixing: float = 0.0  # the probability of mixing two latents' styles in training (the release: 0.9)
+  d_residual: bool = True  # D's residual skips (the release's 'resnet'; False: its 'orig', as for CIFAR-10)
+  mbstd_group: int = 4  # samples a group of D's minibatch standard deviation
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,6 +124,9 @@ class GameConfig:
   ada_p: float = 0.0  # p at the start (all along if ada_target=0); both 0: no ADA
   ada_kimg: float = 500.0  # thousands of real images over which p can go from 0 to 1
   ada_interval: int = 4  # rounds between two adjustments of p
+  # StyleGAN2's path-length regularisation of G (model.architecture=stylegan2; the release: 2, every 4 rounds).
+  path_length_weight: float = 0.0  # 0: off
+  path_length_every: int = 4  # lazy: every k rounds, weighted by k
 
 
 @dataclasses.dataclass(frozen=True)
@@ -261,6 +270,20 @@ def _model_data_and_eval_checks(config: Config) -> list[tuple[bool, str]]:
     (config.model.num_classes >= 0, "model.num_classes must be 0 or more (0: from the data's labels)"),
     (config.model.attention >= 0, 'model.attention must be a feature-map side, e.g. 32 (or 0 for none)'),
     (config.model.class_embedding > 0, 'model.class_embedding must be positive, e.g. 128'),
+    (
+      config.model.style_dim > 0 and config.model.mapping_layers > 0 and config.model.mbstd_group > 0,
+      'model.style_dim, model.mapping_layers and model.mbstd_group must be positive',
+    ),
+    (0 <= config.model.style_mixing <= 1, 'model.style_mixing must be a probability in [0, 1], e.g. 0.9'),
+    (
+      config.model.architecture == 'stylegan2' or not (config.model.style_mixing or config.game.path_length_weight),
+      'model.style_mixing and game.path_length_weight need a style-based generator: set '
+      'model.architecture=stylegan2, or set them to 0',
+    ),
+    (
+      config.game.path_length_weight >= 0 and config.game.path_length_every > 0,
+      'game.path_length_weight must be 0 or more (e.g. 2) and game.path_length_every positive',
+    ),
     (config.game.class_loss_weight >= 0, 'game.class_loss_weight must be 0 or more'),
     (
       config.model.conditioning == 'none' or config.game.pack == 1,

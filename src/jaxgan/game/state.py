@@ -9,6 +9,7 @@ member axis on every leaf (jaxgan.sweep), and one run is a population of one.
 
 import dataclasses
 import functools
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -42,22 +43,33 @@ class Player(struct.PyTreeNode):
   compute_dtype: str = struct.field(pytree_node=False, default='float32')
 
   def apply(
-    self, params: Variables, batch_stats: Variables, x: jax.Array, labels: jax.Array | None = None, *, train: bool
+    self,
+    params: Variables,
+    batch_stats: Variables,
+    x: jax.Array,
+    labels: jax.Array | None = None,
+    *,
+    train: bool,
+    rng: jax.Array | None = None,
+    **options: Any,
   ) -> tuple[Any, Variables]:
     """Runs the network (on labels [B] too, for a conditional one); returns its output and the updated batch
     statistics.
 
     In train mode batch norm uses (and updates) batch statistics; otherwise it
-    uses the running averages and returns them unchanged.
+    uses the running averages and returns them unchanged. rng feeds the 'noise'
+    stream of networks that draw in training (StyleGAN2's noise inputs); options
+    go to the module's call (StyleGAN2's psi, or method=).
     """
     if self.compute_dtype != 'float32':
       params, x = jax.tree.map(lambda a: a.astype(self.compute_dtype), (params, x))
     variables = {'params': params, 'batch_stats': batch_stats} if batch_stats else {'params': params}
     inputs = (x,) if labels is None else (x, labels)
+    options = {**options, 'rngs': {'noise': rng}} if rng is not None else options
     if not batch_stats or not train:
-      out = self.module.apply(variables, *inputs, train=train)
+      out = self.module.apply(variables, *inputs, train=train, **options)
     else:
-      out, updates = self.module.apply(variables, *inputs, train=True, mutable=['batch_stats'])
+      out, updates = self.module.apply(variables, *inputs, train=True, mutable=['batch_stats'], **options)
       batch_stats = updates['batch_stats']
     return jax.tree.map(lambda a: a.astype(jnp.float32), out), batch_stats
 
@@ -98,7 +110,7 @@ class GANState(struct.PyTreeNode):
   ema_params: Variables  # exponential moving average of generator.params
   # float32 []: g_lr and d_lr (peak rates), final_lr_fraction, label_smoothing, penalty_weight, ema_decay
   hparams: dict[str, jax.Array]
-  # float32 []: what the game steers by (`trackers`); {} when neither ADA nor LeCam is on
+  # float32 []: what the game steers by (`trackers`); {} without ADA, LeCam and path-length regularisation
   trackers: dict[str, jax.Array]
   game: GameConfig = struct.field(pytree_node=False)  # the program: its HYPERPARAMETERS are None (see hparams)
   schedule: Literal['constant', 'cosine', 'linear'] = struct.field(pytree_node=False)  # of both learning rates
@@ -120,12 +132,15 @@ class GANState(struct.PyTreeNode):
 def trackers(game: GameConfig) -> dict[str, jax.Array]:
   """The running statistics the game steers by, at step 0: ADA's p (ada_p), with the sum of sign D(x) over the
   real images seen since p's last adjustment and their count (ada_signs, ada_seen); LeCam's EMAs of D's mean
-  outputs on real and generated batches (lecam_real, lecam_fake)."""
+  outputs on real and generated batches (lecam_real, lecam_fake); StyleGAN2's running mean of G's path lengths
+  (path_length_mean)."""
   values = {}
   if game.ada_target or game.ada_p:
     values.update(ada_p=game.ada_p, ada_signs=0.0, ada_seen=0.0)
   if game.lecam_weight:
     values.update(lecam_real=0.0, lecam_fake=0.0)
+  if game.path_length_weight:
+    values.update(path_length_mean=0.0)
   return {name: jnp.asarray(value, jnp.float32) for name, value in values.items()}
 
 
@@ -331,12 +346,22 @@ def check_labels(state: GANState, labels: jax.Array | None) -> None:
     raise ValueError('this GAN is not class-conditional (model.conditioning=none): leave out the labels')
 
 
-def generate(state: GANState, z: jax.Array, labels: jax.Array | None = None, *, ema: bool = True) -> jax.Array:
-  """Samples G(z) (G(z, labels) for a conditional game) in inference mode, from the EMA generator by default."""
+def generate(
+  state: GANState, z: jax.Array, labels: jax.Array | None = None, *, ema: bool = True, psi: float = 1.0
+) -> jax.Array:
+  """Samples G(z) (G(z, labels) for a conditional game) in inference mode, from the EMA generator by default;
+  psi < 1 pulls a style-based generator's w toward its mean (StyleGAN's truncation trick)."""
   check_labels(state, labels)
   g = state.generator
   params = state.ema_params if ema else g.params
-  return g.apply(params, g.batch_stats, z, labels, train=False)[0]
+  if psi == 1:
+    return g.apply(params, g.batch_stats, z, labels, train=False)[0]
+  if 'psi' not in inspect.signature(type(g.module).__call__).parameters:
+    raise ValueError(
+      f'psi (w-space truncation) needs a style-based generator (model.architecture=stylegan2), not '
+      f'{type(g.module).__name__}; use truncation= (latents truncated, BigGAN\'s) instead'
+    )
+  return g.apply(params, g.batch_stats, z, labels, train=False, psi=psi)[0]
 
 
 def discriminate(state: GANState, x: jax.Array, labels: jax.Array | None = None) -> jax.Array:

@@ -18,9 +18,10 @@ packs of game.pack samples (PacGAN). D's loss is the objective's
 (jaxgan.game.losses), plus a gradient penalty (jaxgan.game.penalties) every
 game.penalty_every rounds, plus LeCam's and bCR's terms
 (jaxgan.game.regularisers); with game.weight_clip, D's parameters are clipped
-after each update. What the game steers by (ADA's p and its counts, LeCam's
-EMAs) is in state.trackers, updated by each D update, p every
-game.ada_interval rounds.
+after each update. G's loss adds StyleGAN2's path-length term every
+game.path_length_every rounds. What the game steers by (ADA's p and its
+counts, LeCam's EMAs, the path lengths' mean) is in state.trackers, updated by
+each D update (the mean by G's), p every game.ada_interval rounds.
 
 Randomness: round t draws from fold_in(state.key, t), so a resumed run draws
 exactly what an uninterrupted one does.
@@ -49,7 +50,7 @@ from jaxgan.game.ada import ada_augment, adjust_p
 from jaxgan.game.augment import diff_augment, instance_noise, pack
 from jaxgan.game.losses import WITH_LABELS, GANObjective, get_objective, value_function
 from jaxgan.game.penalties import get_penalty
-from jaxgan.game.regularisers import consistency_term, lecam_anchors, lecam_term
+from jaxgan.game.regularisers import consistency_term, lecam_anchors, lecam_term, path_length_term
 from jaxgan.game.state import GANState, Variables, learning_rate
 
 Metrics = dict[str, jax.Array]
@@ -127,8 +128,9 @@ def _generator_pass(state: GANState, key: jax.Array, batch_size: int) -> _Fake:
   g = state.generator
   z = state.sample_latent(key, batch_size)
   labels = state.sample_labels(jax.random.fold_in(key, 1), batch_size)
+  noise = jax.random.fold_in(key, 2)  # StyleGAN2's noise inputs and style mixing
   fake, pullback, stats = jax.vjp(
-    lambda params: g.apply(params, g.batch_stats, z, labels, train=True), g.params, has_aux=True
+    lambda params: g.apply(params, g.batch_stats, z, labels, train=True, rng=noise), g.params, has_aux=True
   )
   return _Fake(fake, labels, pullback, stats)
 
@@ -272,6 +274,38 @@ def _generator_gradients(
   return grads, {'g_loss': loss, 'grad_norm_g': optax.tree.norm(grads)}
 
 
+def _path_length(
+  state: GANState, key: jax.Array, batch_size: int, due: jax.Array
+) -> tuple[Variables, dict[str, jax.Array], Metrics]:
+  """G's gradient of StyleGAN2's path-length term on half a batch of fresh latents (as the release), weighted
+  and times game.path_length_every, in rounds where it is `due` (zeros in others); the trackers with the
+  lengths' running mean after it, and the term's metric."""
+  g, game = state.generator, state.game
+  num = max(batch_size // 2, 1)
+  z_key, noise_key, y_key = jax.random.split(key, 3)
+  z = state.sample_latent(z_key, num)
+  labels = state.sample_labels(jax.random.fold_in(z_key, 1), num)
+  running_mean = state.trackers['path_length_mean']
+
+  def term(params: Variables) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+    def synthesize(ws: jax.Array) -> jax.Array:
+      return g.apply(params, g.batch_stats, ws, train=True, rng=noise_key, method='synthesize')[0]
+
+    ws = g.apply(params, g.batch_stats, z, labels, train=True, rng=noise_key, method='styles')[0]
+    penalty, updated = path_length_term(synthesize, ws, running_mean, y_key)
+    return game.path_length_weight * game.path_length_every * penalty, (penalty, updated)
+
+  def regularised() -> tuple[Variables, jax.Array, jax.Array]:
+    grads, (penalty, updated) = jax.grad(term, has_aux=True)(g.params)
+    return grads, penalty, updated
+
+  def skipped() -> tuple[Variables, jax.Array, jax.Array]:
+    return jax.tree.map(jnp.zeros_like, g.params), jnp.zeros(()), running_mean
+
+  grads, penalty, updated = regularised() if game.path_length_every == 1 else jax.lax.cond(due, regularised, skipped)
+  return grads, {**state.trackers, 'path_length_mean': updated}, {'g_path_length': penalty}
+
+
 def real_samples(batch: Batch, pool: Batch | None = None) -> tuple[jax.Array, jax.Array | None]:
   """The real samples a round trains on and their labels (None without): `batch`, or pool[batch] where batch
   holds indices into a pool; uint8 images mapped to [-1, 1] in float32."""
@@ -292,7 +326,8 @@ def _round(
   """
   d_key, g_key, input_key = _step_keys(state)
   d_steps = state.game.d_steps
-  penalty_due = (state.step if step is None else step) % state.game.penalty_every == 0
+  step = state.step if step is None else step
+  penalty_due = step % state.game.penalty_every == 0
   batch, labels = batch
   if (labels is None) != (not state.num_classes):
     raise ValueError(
@@ -327,6 +362,11 @@ def _round(
 
   if state.game.update_order == 'alternating':
     g_grads, g_metrics = _generator_gradients(state, reals[-1], real_labels[-1], fake, g_input_key)
+  if state.game.path_length_weight:
+    due = step % state.game.path_length_every == 0
+    pl_grads, trackers, pl_metrics = _path_length(state, jax.random.fold_in(g_key, 3), batch_size, due)
+    g_grads, g_metrics = jax.tree.map(jnp.add, g_grads, pl_grads), {**g_metrics, **pl_metrics}
+    state = state.replace(trackers=trackers)
   generator = state.generator.apply_gradients(g_grads, fake.stats, _learning_rate(state, 'g', state.step))
   ema = optax.incremental_update(generator.params, state.ema_params, 1.0 - state.hparams['ema_decay'])
   trackers, ada_metrics = _steered(state)

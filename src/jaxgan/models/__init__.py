@@ -8,6 +8,8 @@ which switches batch norm between batch and running statistics.
   dcgan         DCGAN's convolutional players for images (Radford et al., 2016);
   resnet        the residual players of SNGAN and BigGAN, with SAGAN's self-attention;
   r3gan         R3GAN's modernised residual players (no normalisation, grouped convolutions, fix-up init);
+  stylegan2     StyleGAN2's style-based generator (mapping network, modulated convolutions, noise inputs)
+                and its residual discriminator with the minibatch standard deviation;
   conditioning  how class labels enter both players (model.conditioning);
   conv          the convolutions (fast gradients on CPU) and layers they share.
 
@@ -27,6 +29,7 @@ from jaxgan.models.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_base_r
 from jaxgan.models.mlp import MLPDiscriminator, MLPGenerator
 from jaxgan.models.r3gan import R3GANDiscriminator, R3GANGenerator
 from jaxgan.models.resnet import ResNetDiscriminator, ResNetGenerator
+from jaxgan.models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 
 __all__ = [
   'Activation',
@@ -39,6 +42,8 @@ __all__ = [
   'R3GANGenerator',
   'ResNetDiscriminator',
   'ResNetGenerator',
+  'StyleGAN2Discriminator',
+  'StyleGAN2Generator',
   'dcgan_base_resolution',
   'make_models',
 ]
@@ -64,6 +69,14 @@ def make_models(model: ModelConfig, sample_shape: tuple[int, ...]) -> tuple[nn.M
     return (
       R3GANGenerator(side, channels, model.g_width, **stages, num_classes=classes),
       R3GANDiscriminator(side, model.d_width, **stages, **conditioning),
+    )
+  if model.architecture == 'stylegan2':
+    style = {'style_dim': model.style_dim, 'mapping_layers': model.mapping_layers, 'style_mixing': model.style_mixing}
+    return (
+      StyleGAN2Generator(side, channels, model.g_width, **style, num_classes=classes, conv_impl=model.conv_impl),
+      StyleGAN2Discriminator(
+        side, model.d_width, model.d_residual, model.mbstd_group, **conditioning, conv_impl=model.conv_impl
+      ),
     )
   if model.architecture == 'resnet':
     shared = {'attention': model.attention, 'conv_impl': model.conv_impl}

@@ -16,7 +16,8 @@ several times slower).
 
 Below them, the flax layers every convolutional architecture shares: `Conv`
 (either convolution through these functions), `batch_norm`, `spectral` (a layer
-spectrally normalised on request) and DCGAN's weight initialiser.
+spectrally normalised on request), DCGAN's weight initialiser, and
+`fir_resample`, the 2x up and down with a low-pass filter of R3GAN and StyleGAN2.
 """
 
 import functools
@@ -260,6 +261,33 @@ class Conv(nn.Module):
     else:
       y = (conv_transpose if self.transpose else conv)(x, kernel, self.strides, self.padding, self.impl)
     return y + self.param('bias', nn.initializers.zeros, (self.features,)).astype(y.dtype) if self.use_bias else y
+
+
+def fir_resample(x: jax.Array, taps: Sequence[float], up: bool) -> jax.Array:
+  """x [N, H, W, C] resampled 2x, up or down, with the separable low-pass filter outer(taps, taps) (normalised),
+  channel by channel and zero-padded, as upfirdn2d of StyleGAN2's release: up inserts zeros and filters (gain 4),
+  down filters and keeps every other pixel. [N, 2H, 2W, C] or [N, H / 2, W / 2, C]."""
+  length = len(taps)
+  pads = ((length + 1) // 2, length // 2) if up else ((length - 1) // 2, (length - 2) // 2)
+  return fir_filter(x, taps, pads, up=up, stride=1 if up else 2)
+
+
+def fir_filter(
+  x: jax.Array, taps: Sequence[float], pads: tuple[int, int], *, up: bool = False, stride: int = 1
+) -> jax.Array:
+  """x [N, H, W, C] (with zeros inserted 2x if `up`, and then gain 4) zero-padded by pads on both axes and
+  filtered channel by channel with outer(taps, taps) (normalised), keeping every `stride`-th pixel."""
+  taps = np.asarray(taps, np.float64)
+  fir = np.outer(taps, taps) / taps.sum() ** 2 * (4 if up else 1)
+  return lax.conv_general_dilated(
+    x,
+    jnp.asarray(np.tile(fir[:, :, None, None], (1, 1, 1, x.shape[-1])), x.dtype),
+    window_strides=(stride, stride),
+    padding=(pads, pads),
+    lhs_dilation=(2, 2) if up else (1, 1),
+    dimension_numbers=_DIMS,
+    feature_group_count=x.shape[-1],
+  )
 
 
 def batch_norm(train: bool) -> nn.BatchNorm:

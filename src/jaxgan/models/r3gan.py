@@ -21,15 +21,14 @@ import math
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from jaxgan.config import Conditioning
 from jaxgan.models.conditioning import ClassOutput, joined
-from jaxgan.models.conv import Conv, Impl
+from jaxgan.models.conv import Conv, Impl, fir_resample
 
 _SLOPE = 0.2
 _GAIN = math.sqrt(2 / (1 + _SLOPE**2))
-_FILTER = np.outer([1.0, 2.0, 1.0], [1.0, 2.0, 1.0]) / 16
+_TAPS = (1.0, 2.0, 1.0)
 
 
 def _msr(gain: float) -> nn.initializers.Initializer:
@@ -74,21 +73,6 @@ class ResidualBlock(nn.Module):
     return x + _conv(width, 1, self.impl, 0.0)(BiasedActivation()(y))
 
 
-def _resample(x: jax.Array, up: bool) -> jax.Array:
-  """2x up or down with the [1, 2, 1] filter, channel by channel (zero padding, as upfirdn2d)."""
-  channels = x.shape[-1]
-  kernel = jnp.asarray(np.tile((4 * _FILTER if up else _FILTER)[:, :, None, None], (1, 1, 1, channels)), x.dtype)
-  return jax.lax.conv_general_dilated(
-    x,
-    kernel,
-    window_strides=(1, 1) if up else (2, 2),
-    padding=((2, 1), (2, 1)) if up else ((1, 0), (1, 0)),
-    lhs_dilation=(2, 2) if up else (1, 1),
-    dimension_numbers=('NHWC', 'HWIO', 'NHWC'),
-    feature_group_count=channels,
-  )
-
-
 def _stages(resolution: int) -> int:
   stages = round(math.log2(resolution)) - 1
   if resolution < 8 or 2 ** (stages + 1) != resolution:
@@ -116,7 +100,7 @@ class R3GANGenerator(nn.Module):
     h = basis[None] * nn.Dense(self.width, use_bias=False, kernel_init=_msr(1.0), name='basis_scale')(z)[:, None, None]
     for stage in range(stages):
       if stage:
-        h = _resample(h, up=True)
+        h = fir_resample(h, _TAPS, up=True)
       for _ in range(self.blocks):
         h = ResidualBlock(self.group_channels, stages * self.blocks, self.conv_impl)(h)
     return _conv(self.channels, 1, self.conv_impl)(h)
@@ -142,7 +126,7 @@ class R3GANDiscriminator(nn.Module):
       for _ in range(self.blocks):
         h = ResidualBlock(self.group_channels, stages * self.blocks, self.conv_impl)(h)
       if stage < stages - 1:
-        h = _resample(h, up=False)
+        h = fir_resample(h, _TAPS, up=False)
     basis = _conv(self.width, 4, 'lax', groups=self.width, padding='VALID')  # depthwise, at 4x4: cheap either way
     features = basis(h).reshape(h.shape[0], self.width)
     logits = nn.Dense(1, use_bias=False, kernel_init=_msr(1.0))(features)[:, 0]

@@ -63,8 +63,8 @@ def test_load_builtin_and_file(tmp_path):
   assert isinstance(config_lib.load('gaussian1d'), Config)
   with pytest.raises(
     ConfigError,
-    match="unknown config 'gaussian2d'; built-in configs: celeba64, cifar10, cifar10_biggan, cifar10_r3gan, digits, "
-    'digits_conditional, gaussian1d, grid25, mnist, mnist_conditional, ring8',
+    match="unknown config 'gaussian2d'; built-in configs: celeba64, cifar10, cifar10_biggan, cifar10_r3gan, "
+    'cifar10_stylegan2_ada, digits, digits_conditional, gaussian1d, grid25, mnist, mnist_conditional, ring8',
   ):
     config_lib.load('gaussian2d')
   path = tmp_path / 'mine.py'

@@ -11,6 +11,7 @@ JAX loads is reported like any other (see _guarded).
 
 import argparse
 import importlib
+import math
 import os
 import re
 import signal
@@ -238,6 +239,12 @@ def _sample_arguments(argv: Sequence[str] | None) -> tuple[argparse.Namespace, s
     '--truncation', type=float, help='truncation trick: latents truncated to [-T, T] (BigGAN); default none'
   )
   parser.add_argument(
+    '--psi',
+    type=float,
+    default=1.0,
+    help="a stylegan2 run: w pulled toward its mean, w_avg + psi (w - w_avg) (StyleGAN's truncation); default 1",
+  )
+  parser.add_argument(
     '--class',
     dest='classes',
     type=int,
@@ -270,6 +277,8 @@ def _sample_arguments(argv: Sequence[str] | None) -> tuple[argparse.Namespace, s
     parser.error('--gif draws an interpolation: give --interpolate STEPS, e.g. --interpolate 16')
   if args.truncation is not None and not args.truncation > 0:
     parser.error(f'--truncation must be a positive threshold, e.g. 0.5, got {args.truncation}')
+  if not math.isfinite(args.psi):
+    parser.error(f'--psi must be a number, e.g. 0.7, got {args.psi}')
   option, suffix = next((o, x) for o, x in (('out', '.npz'), ('grid', '.png'), ('gif', '.gif')) if getattr(args, o))
   target = Path(getattr(args, option)).expanduser()
   if target.suffix.lower() != suffix:
@@ -319,11 +328,12 @@ def _sample(argv: Sequence[str] | None = None) -> int:
         member=args.member,
         best=args.best,
         truncation=args.truncation,
+        psi=args.psi,
         labels=labels,
         interpolate=args.interpolate,
       )
     except ValueError as e:  # --class not a class of the run
-      if isinstance(e, (ConfigError, DataError)) or labels is None:
+      if isinstance(e, (ConfigError, DataError)) or labels is None or str(e).startswith('psi'):
         raise
       raise RunError(f'--class {" ".join(map(str, args.classes))}: {e}') from None
     if (args.grid or args.gif) and samples.dtype != np.uint8:  # images uint8 [N(, STEPS), H, W, C]

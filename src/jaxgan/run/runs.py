@@ -1,6 +1,7 @@
 """A trained run read back: its config and latest state (`jaxgan.load`), its generator's samples (`jaxgan.sample`)."""
 
 import json
+import math
 import operator
 import os
 import sys
@@ -19,7 +20,7 @@ from jaxgan.run import workdir as workdir_lib
 from jaxgan.run.checkpoint import Checkpointer
 from jaxgan.run.workdir import RunError
 
-_generate = jax.jit(generate, static_argnames='ema')  # (state, z, labels)
+_generate = jax.jit(generate, static_argnames=('ema', 'psi'))  # (state, z, labels)
 
 
 def load(
@@ -99,6 +100,7 @@ def sample(
   member: int | None = None,
   best: bool = False,
   truncation: float | None = None,
+  psi: float = 1.0,
   labels: int | Sequence[int] | None = None,
   interpolate: int = 0,
 ) -> np.ndarray:
@@ -113,6 +115,8 @@ def sample(
     best: sample a workdir's best checkpoint by eval.best_metric, not its latest.
     truncation: the truncation trick's threshold t > 0: latents drawn from the prior truncated to [-t, t]
       (BigGAN's; lower t, less variety and more typical samples); None samples the prior itself.
+    psi: a style-based generator's (stylegan2) w pulled toward its running mean, w_avg + psi (w - w_avg)
+      (StyleGAN's truncation trick: 0.7 is typical, 1 none).
     labels: a class-conditional run's classes to draw: one class for all num samples, or one per sample
       (num of them); None draws the classes in turn (sample i of class i mod K), as its scores do.
     interpolate: walk each of the num samples in this many steps from one latent to another (spherically
@@ -123,8 +127,9 @@ def sample(
     interpolate, [num, interpolate, ...].
 
   Raises:
-    ValueError: num or seed is not an integer in range, truncation not positive, or labels that are not classes
-      of the run (or given to an unconditional one), in one line.
+    ValueError: num or seed is not an integer in range, truncation not positive, psi not a number or given to a
+      generator that is not style-based, or labels that are not classes of the run (or given to an
+      unconditional one), in one line.
     TypeError: run is neither a path nor a GANState.
     RunError, ConfigError: as `load` raises them, when run is a workdir (and a sweep's without a member).
   """
@@ -136,6 +141,8 @@ def sample(
   positive = isinstance(truncation, (int, float)) and not isinstance(truncation, bool) and truncation > 0
   if truncation is not None and not positive:
     raise ValueError(f'truncation must be a positive threshold (e.g. 0.5), or None for none, got {truncation!r:.40}')
+  if isinstance(psi, bool) or not isinstance(psi, (int, float)) or not math.isfinite(psi):
+    raise ValueError(f'psi must be a number, e.g. 0.7 (1: no truncation), got {psi!r:.40}')
   if isinstance(run, (str, os.PathLike)):
     _, state = load(run, member=member, best=best)
   elif isinstance(run, GANState):
@@ -160,7 +167,7 @@ def sample(
     z, classes = z.reshape(num * steps, -1), None if classes is None else jnp.repeat(classes, steps)
   else:
     z = state.sample_latent(jax.random.key(seed), num, truncation=truncation)
-  out = np.asarray(_generate(state, z, classes, ema=bool(ema)))
+  out = np.asarray(_generate(state, z, classes, ema=bool(ema), psi=float(psi)))
   shape = (num, steps) if steps else (num,)
   if out.ndim != 4:  # not [N, H, W, C] images
     return out.reshape(*shape, -1).astype(np.float32)

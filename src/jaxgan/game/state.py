@@ -359,7 +359,7 @@ def generate(
   if 'psi' not in inspect.signature(type(g.module).__call__).parameters:
     raise ValueError(
       f'psi (w-space truncation) needs a style-based generator (model.architecture=stylegan2), not '
-      f"{type(g.module).__name__}; use truncation= (latents truncated, BigGAN's) instead"
+      f"{type(g.module).__name__}; truncate its latents instead (truncation, BigGAN's trick)"
     )
   return g.apply(params, g.batch_stats, z, labels, train=False, psi=psi)[0]
 

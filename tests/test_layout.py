@@ -175,7 +175,7 @@ def state_leaves(workdir: Path) -> list[np.ndarray]:
   return [np.asarray(x) for x in jax.tree.leaves(state.replace(key=jax.random.key_data(state.key)))]
 
 
-@pytest.mark.parametrize('name', ['gaussian1d', 'digits', 'sweep'])
+@pytest.mark.parametrize('name', [pytest.param('gaussian1d', marks=pytest.mark.slow), 'digits', 'sweep'])  # CI: two
 def test_a_workdir_of_jaxgan_0_1_resumes_to_what_a_fresh_run_gives(name, tmp_path):
   """Written by the flat package and killed after a checkpoint (fixtures/workdirs-0.1/README.md)."""
   resumed, fresh = tmp_path / 'resumed', tmp_path / 'fresh'

@@ -159,6 +159,7 @@ def test_image_regularisers_refuse_points():
       create_state(config_lib.get_config('ring8', extra), jax.random.key(0), (2,))
 
 
+@pytest.mark.slow  # test_zoo, test_stylegan2 and test_conditioning check a population member in CI
 def test_a_regularised_population_member_equals_its_run_alone():
   configs = [config_lib.get_config('digits', *TINY, *ALL_THREE, f'optim.g_lr={lr}') for lr in (1e-3, 3e-4)]
   images = jnp.asarray(make_source(configs[0].data, 0).batches(0, 3, 16))

@@ -332,10 +332,11 @@ def _sample(argv: Sequence[str] | None = None) -> int:
         labels=labels,
         interpolate=args.interpolate,
       )
-    except ValueError as e:  # --class not a class of the run
-      if isinstance(e, (ConfigError, DataError)) or labels is None or str(e).startswith('psi'):
+    except ValueError as e:  # --class not a class of the run, or --psi for a generator without styles
+      psi = str(e).startswith('psi')
+      if isinstance(e, (ConfigError, DataError)) or (labels is None and not psi):
         raise
-      raise RunError(f'--class {" ".join(map(str, args.classes))}: {e}') from None
+      raise RunError(str(e) if psi else f'--class {" ".join(map(str, args.classes))}: {e}') from None
     if (args.grid or args.gif) and samples.dtype != np.uint8:  # images uint8 [N(, STEPS), H, W, C]
       raise RunError(f'--{option} needs an image run; use --out FILE.npz for low-dimensional samples')
   except (ConfigError, RunError, CheckpointError, DataError) as e:

@@ -138,11 +138,7 @@ def sample(
   steps = _integer('interpolate', interpolate, 0, None, 'a number of steps, 2 or more (or 0 for none)')
   if steps == 1:
     raise ValueError('interpolate must be a number of steps, 2 or more (or 0 for none), got 1')
-  positive = isinstance(truncation, (int, float)) and not isinstance(truncation, bool) and truncation > 0
-  if truncation is not None and not positive:
-    raise ValueError(f'truncation must be a positive threshold (e.g. 0.5), or None for none, got {truncation!r:.40}')
-  if isinstance(psi, bool) or not isinstance(psi, (int, float)) or not math.isfinite(psi):
-    raise ValueError(f'psi must be a number, e.g. 0.7 (1: no truncation), got {psi!r:.40}')
+  _check_truncation(truncation, psi)
   if isinstance(run, (str, os.PathLike)):
     _, state = load(run, member=member, best=best)
   elif isinstance(run, GANState):
@@ -174,6 +170,15 @@ def sample(
   from jaxgan.run.images import to_uint8
 
   return to_uint8(out).reshape(*shape, *out.shape[1:])
+
+
+def _check_truncation(truncation: float | None, psi: float) -> None:
+  """Raises ValueError unless truncation is a positive threshold or None, and psi a number."""
+  positive = isinstance(truncation, (int, float)) and not isinstance(truncation, bool) and truncation > 0
+  if truncation is not None and not positive:
+    raise ValueError(f'truncation must be a positive threshold (e.g. 0.5), or None for none, got {truncation!r:.40}')
+  if isinstance(psi, bool) or not isinstance(psi, (int, float)) or not math.isfinite(psi):
+    raise ValueError(f'psi must be a number, e.g. 0.7 (1: no truncation), got {psi!r:.40}')
 
 
 def _walk(start: jax.Array, end: jax.Array, t: jax.Array, *, spherical: bool) -> jax.Array:

@@ -136,7 +136,8 @@ def test_config_refuses_what_does_not_fit():
 
 
 def test_resume_is_bitwise_exact_with_every_stateful_switch(tmp_path):
-  """Spectral-norm vectors, DiffAugment and instance-noise draws, the lazy penalty's rounds: all resume exactly."""
+  """Spectral-norm vectors, DiffAugment and instance-noise draws, the lazy penalty's rounds, ADA's p and counts,
+  LeCam's EMAs and bCR's draws: all resume exactly."""
   from jaxgan import train
   from jaxgan.run.runs import load as load_run
 
@@ -145,7 +146,16 @@ def test_resume_is_bitwise_exact_with_every_stateful_switch(tmp_path):
     model=dataclasses.replace(DIGITS.model, spectral_norm=True),
     optim=dataclasses.replace(DIGITS.optim, schedule='constant'),  # so that the first part may plan fewer steps
     game=dataclasses.replace(
-      DIGITS.game, augment=('color', 'translation', 'cutout'), instance_noise=0.05, penalty='r1', penalty_every=3
+      DIGITS.game,
+      augment=('color', 'translation', 'cutout'),
+      instance_noise=0.05,
+      penalty='r1',
+      penalty_every=3,
+      ada_target=0.6,
+      ada_kimg=1.0,
+      ada_interval=2,
+      lecam_weight=0.3,
+      consistency_weight=10.0,
     ),
     train=TrainConfig(steps=14, batch_size=16, log_every=7, checkpoint_every=7, scan=False),
   )
@@ -154,7 +164,7 @@ def test_resume_is_bitwise_exact_with_every_stateful_switch(tmp_path):
   train(first_part, tmp_path / 'parts', progress=False)
   train(config, tmp_path / 'parts', progress=False)
   (_, whole), (_, parts) = load_run(tmp_path / 'whole'), load_run(tmp_path / 'parts')
-  assert int(parts.step) == 14
+  assert int(parts.step) == 14 and float(whole.trackers['ada_p']) > 0  # p moved, and was carried over the stop
   leaves = [jax.tree.leaves(s.replace(key=jax.random.key_data(s.key))) for s in (whole, parts)]
   for a, b in zip(*leaves, strict=True):
     np.testing.assert_array_equal(a, b)

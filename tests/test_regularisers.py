@@ -171,6 +171,7 @@ def test_a_regularised_population_member_equals_its_run_alone():
       np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow  # in CI, test_family's resume carries ADA, LeCam and bCR with the other stateful switches
 def test_a_stopped_regularised_run_resumes_bitwise(tmp_path):
   steps = ['train.steps=20', 'train.log_every=5', 'train.checkpoint_every=5', 'train.sample_every=20']
   config = config_lib.get_config('digits', *TINY, *ALL_THREE, *steps)

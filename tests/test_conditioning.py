@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import jaxgan
+from checks import leaves
 from jaxgan import cli
 from jaxgan import config as config_lib
 from jaxgan.data import make_source
@@ -26,10 +27,6 @@ TINY = ['model.g_width=8', 'model.d_width=8', 'train.batch_size=32', 'eval.metri
 
 def tiny_config(*extra):
   return config_lib.get_config('digits', *TINY, 'model.conditioning=projection', 'model.num_classes=10', *extra)
-
-
-def leaves(state):
-  return [np.asarray(x) for x in jax.tree.leaves(state.replace(key=jax.random.key_data(state.key)))]
 
 
 def test_joined_appends_one_hot_features_and_constant_channels():

@@ -4,11 +4,11 @@ and the run fitted to its time budget."""
 import json
 import warnings
 
-import jax
 import numpy as np
 import pytest
 
 import jaxgan
+from checks import leaves
 from jaxgan import cli, evaluation, product, sweep, train
 from jaxgan import config as config_lib
 from jaxgan.data.sources import _digits
@@ -33,10 +33,6 @@ def scored_run(tmp_path_factory):
   workdir = tmp_path_factory.mktemp('scored')
   summary = train(config_lib.get_config('digits', *SCORED), workdir, progress=False)
   return workdir, summary
-
-
-def leaves(state):
-  return [np.asarray(x) for x in jax.tree.leaves(state.replace(key=jax.random.key_data(state.key)))]
 
 
 def test_training_scores_logs_and_keeps_the_best_checkpoint(scored_run):

@@ -6,6 +6,7 @@ import jax
 import numpy as np
 import pytest
 
+from checks import leaves
 from jaxgan import config as config_lib
 from jaxgan import train
 from jaxgan.config import DataConfig
@@ -21,10 +22,6 @@ TINY = ['model.g_width=8', 'model.d_width=8', 'train.batch_size=32', 'game.d_ste
 
 def tiny_config(*extra):
   return config_lib.get_config('digits', *TINY, *extra)
-
-
-def leaves(state):
-  return [np.asarray(x) for x in jax.tree.leaves(state.replace(key=jax.random.key_data(state.key)))]
 
 
 @pytest.mark.parametrize('pipeline,workers', [('device', 0), ('stream', 0), ('stream', 1)])

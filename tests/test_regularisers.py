@@ -9,24 +9,18 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
-import jaxgan
+from checks import assert_members_equal_runs_alone, assert_stopped_run_resumes_bitwise, leaves
 from jaxgan import config as config_lib
 from jaxgan.data import make_source
 from jaxgan.game import ada, regularisers
 from jaxgan.game import step as step_lib
 from jaxgan.game.augment import flip_and_translate
-from jaxgan.game.state import create_population, create_state, discriminate
-from jaxgan.game.state import member as member_of
+from jaxgan.game.state import create_state, discriminate
 from jaxgan.run.checkpoint import Checkpointer
-from jaxgan.run.runs import load as load_run
 
 TINY = ['model.g_width=8', 'model.d_width=8', 'train.batch_size=16', 'eval.metrics=()']
 ALL_THREE = ['game.ada_target=0.6', 'game.ada_kimg=1', 'game.ada_interval=2', 'game.lecam_weight=0.3']
 ALL_THREE += ['game.consistency_weight=10']
-
-
-def leaves(state):
-  return [np.asarray(x) for x in jax.tree.leaves(state.replace(key=jax.random.key_data(state.key)))]
 
 
 def test_lecam_term_against_hand_computation():
@@ -162,27 +156,13 @@ def test_image_regularisers_refuse_points():
 @pytest.mark.slow  # test_zoo, test_stylegan2 and test_conditioning check a population member in CI
 def test_a_regularised_population_member_equals_its_run_alone():
   configs = [config_lib.get_config('digits', *TINY, *ALL_THREE, f'optim.g_lr={lr}') for lr in (1e-3, 3e-4)]
-  images = jnp.asarray(make_source(configs[0].data, 0).batches(0, 3, 16))
-  keys = jnp.stack([jax.random.key(i) for i in range(2)])
-  population, _ = step_lib.train_steps(create_population(configs, keys, (8, 8, 1)), images)
-  for i, config in enumerate(configs):
-    alone, _ = step_lib.train_steps(create_state(config, jax.random.key(i), (8, 8, 1)), images)
-    for a, b in zip(leaves(member_of(population, i)), leaves(alone), strict=True):
-      np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+  assert_members_equal_runs_alone(configs, jnp.asarray(make_source(configs[0].data, 0).batches(0, 3, 16)), (8, 8, 1))
 
 
 @pytest.mark.slow  # in CI, test_family's resume carries ADA, LeCam and bCR with the other stateful switches
 def test_a_stopped_regularised_run_resumes_bitwise(tmp_path):
-  steps = ['train.steps=20', 'train.log_every=5', 'train.checkpoint_every=5', 'train.sample_every=20']
-  config = config_lib.get_config('digits', *TINY, *ALL_THREE, *steps)
-  jaxgan.train(config, tmp_path / 'whole', progress=False)
-  stopped = jaxgan.train(config_lib.override(config, 'train.max_seconds=0.001'), tmp_path / 'cut', progress=False)
-  assert stopped['step'] < 20
-  jaxgan.train(config, tmp_path / 'cut', progress=False)
-  whole, cut = load_run(tmp_path / 'whole')[1], load_run(tmp_path / 'cut')[1]
+  whole = assert_stopped_run_resumes_bitwise(config_lib.get_config('digits', *TINY, *ALL_THREE), tmp_path, 20, 5)
   assert float(whole.trackers['ada_p']) > 0  # p moved, and was carried over the stop
-  for a, b in zip(leaves(whole), leaves(cut), strict=True):
-    np.testing.assert_array_equal(a, b)
 
 
 def test_a_checkpoint_from_before_the_trackers_restores(tmp_path):

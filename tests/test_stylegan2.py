@@ -7,16 +7,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import jaxgan
+from checks import assert_members_equal_runs_alone, assert_stopped_run_resumes_bitwise
 from jaxgan import config as config_lib
 from jaxgan.data import make_source
 from jaxgan.evaluation.scores import fit_gaussian, frechet_distance
 from jaxgan.game import step as step_lib
 from jaxgan.game.regularisers import path_length_term
-from jaxgan.game.state import create_population, create_state, generate
-from jaxgan.game.state import member as member_of
+from jaxgan.game.state import create_state, generate
 from jaxgan.models import stylegan2
-from jaxgan.run.runs import load as load_run
 
 TINY = ['model.architecture=stylegan2', 'model.g_width=16', 'model.d_width=16', 'model.style_dim=16']
 TINY += ['model.latent_dim=16', 'model.mapping_layers=2', 'model.prior=normal', 'optim.b1=0', 'optim.b2=0.99']
@@ -25,10 +23,6 @@ TINY += ['model.latent_dim=16', 'model.mapping_layers=2', 'model.prior=normal', 
 def parameters(module, *inputs):
   shapes = jax.eval_shape(lambda: module.init(jax.random.key(0), *inputs, train=False))
   return sum(leaf.size for leaf in jax.tree.leaves(shapes['params']))
-
-
-def leaves(state):
-  return [np.asarray(x) for x in jax.tree.leaves(state.replace(key=jax.random.key_data(state.key)))]
 
 
 def test_parameter_counts_are_the_releases_cifar10_networks():
@@ -167,27 +161,13 @@ def test_learns_digits_and_truncation_pulls_w_to_its_mean():
 @pytest.mark.slow  # CI: the R3GAN and conditional populations (the member axis is the architecture's own)
 def test_a_population_member_equals_its_run_alone():
   configs = [config_lib.get_config('digits', *TINY, 'train.batch_size=8', f'optim.g_lr={lr}') for lr in (1e-3, 3e-4)]
-  images = jnp.asarray(make_source(configs[0].data, 0).batches(0, 3, 8))
-  keys = jnp.stack([jax.random.key(i) for i in range(2)])
-  population, _ = step_lib.train_steps(create_population(configs, keys, (8, 8, 1)), images)
-  for i, config in enumerate(configs):
-    alone, _ = step_lib.train_steps(create_state(config, jax.random.key(i), (8, 8, 1)), images)
-    for a, b in zip(leaves(member_of(population, i)), leaves(alone), strict=True):
-      np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+  assert_members_equal_runs_alone(configs, jnp.asarray(make_source(configs[0].data, 0).batches(0, 3, 8)), (8, 8, 1))
 
 
 def test_a_stopped_run_resumes_bitwise(tmp_path):
   """Noise, style mixing and the path lengths' running mean all resume exactly."""
   config = config_lib.get_config('digits', *TINY, 'train.batch_size=8', 'model.style_mixing=0.9')
-  config = config_lib.override(config, 'game.path_length_weight=2')
-  for step in ('train.steps=12', 'train.log_every=4', 'train.checkpoint_every=4', 'train.sample_every=12'):
-    config = config_lib.override(config, step)
-  config = config_lib.override(config, 'eval.metrics=()')
-  jaxgan.train(config, tmp_path / 'whole', progress=False)
-  cut = config_lib.override(config, 'train.max_seconds=0.001')
-  assert jaxgan.train(cut, tmp_path / 'cut', progress=False)['step'] < 12
-  jaxgan.train(config, tmp_path / 'cut', progress=False)
-  whole, resumed = load_run(tmp_path / 'whole')[1], load_run(tmp_path / 'cut')[1]
+  whole = assert_stopped_run_resumes_bitwise(
+    config_lib.override(config, 'game.path_length_weight=2'), tmp_path, steps=12, every=4
+  )
   assert float(whole.trackers['path_length_mean']) > 0
-  for a, b in zip(leaves(whole), leaves(resumed), strict=True):
-    np.testing.assert_array_equal(a, b)

@@ -6,17 +6,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import jaxgan
+from checks import assert_members_equal_runs_alone, assert_stopped_run_resumes_bitwise
 from jaxgan import config as config_lib
 from jaxgan.data import make_source
 from jaxgan.evaluation.scores import fit_gaussian, frechet_distance
 from jaxgan.game import step as step_lib
 from jaxgan.game.penalties import get_penalty
-from jaxgan.game.state import create_population, create_state, generate
-from jaxgan.game.state import member as member_of
+from jaxgan.game.state import create_state, generate
 from jaxgan.models import r3gan
 from jaxgan.models.conv import fir_resample
-from jaxgan.run.runs import load as load_run
 
 TINY_R3GAN = ['model.architecture=r3gan', 'model.g_width=16', 'model.d_width=16', 'model.blocks=1']
 TINY_R3GAN += ['game.objective=relativistic', 'game.penalty=r1_r2', 'game.penalty_weight=0.05']
@@ -25,10 +23,6 @@ TINY_R3GAN += ['game.objective=relativistic', 'game.penalty=r1_r2', 'game.penalt
 def parameters(module, *inputs):
   shapes = jax.eval_shape(lambda: module.init(jax.random.key(0), *inputs, train=False))
   return sum(leaf.size for leaf in jax.tree.leaves(shapes))
-
-
-def leaves(state):
-  return [np.asarray(x) for x in jax.tree.leaves(state.replace(key=jax.random.key_data(state.key)))]
 
 
 def test_r3gan_cifar10_parameter_counts_match_the_releases_layers():
@@ -122,27 +116,5 @@ def test_a_r3gan_population_member_equals_its_run_alone_and_a_run_resumes_bitwis
   configs = [
     config_lib.get_config('digits', *TINY_R3GAN, 'train.batch_size=16', f'optim.g_lr={lr}') for lr in (1e-3, 3e-4)
   ]
-  images = jnp.asarray(make_source(configs[0].data, 0).batches(0, 3, 16))
-  keys = jnp.stack([jax.random.key(i) for i in range(2)])
-  population, _ = step_lib.train_steps(create_population(configs, keys, (8, 8, 1)), images)
-  for i, config in enumerate(configs):
-    alone, _ = step_lib.train_steps(create_state(config, jax.random.key(i), (8, 8, 1)), images)
-    for a, b in zip(leaves(member_of(population, i)), leaves(alone), strict=True):
-      np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
-  steps = [
-    'train.steps=20',
-    'train.log_every=5',
-    'train.checkpoint_every=5',
-    'train.sample_every=20',
-    'eval.metrics=()',
-  ]
-  config = config_lib.override(configs[0], 'train.steps=20')
-  for step in steps:
-    config = config_lib.override(config, step)
-  jaxgan.train(config, tmp_path / 'whole', progress=False)
-  assert (
-    jaxgan.train(config_lib.override(config, 'train.max_seconds=0.001'), tmp_path / 'cut', progress=False)['step'] < 20
-  )
-  jaxgan.train(config, tmp_path / 'cut', progress=False)
-  for a, b in zip(leaves(load_run(tmp_path / 'whole')[1]), leaves(load_run(tmp_path / 'cut')[1]), strict=True):
-    np.testing.assert_array_equal(a, b)
+  assert_members_equal_runs_alone(configs, jnp.asarray(make_source(configs[0].data, 0).batches(0, 3, 16)), (8, 8, 1))
+  assert_stopped_run_resumes_bitwise(configs[0], tmp_path, steps=20, every=5)

@@ -154,7 +154,7 @@ def test_extending_a_decaying_schedule_is_explicit(finished, tmp_path, capsys):
 
   assert cli.train_main([*args, '--steps', '80', '--extend']) == 0
   out = capsys.readouterr().err
-  assert f'extending {workdir} from 40 to 80 steps: the cosine schedule now spans 80' in out
+  assert f'extending {workdir} from 40 to 80 steps: the schedules now span 80' in out
   rows = [json.loads(line) for line in (workdir / 'metrics.jsonl').read_text().splitlines()]
   rates = {row['step']: row['optim/g_lr'] for row in rows}
   assert rates[10] == pytest.approx(4e-4 * (1 + np.cos(np.pi * 9 / 40)) / 2)  # the first plan

@@ -95,6 +95,9 @@ class OptimConfig:
   b2: float = 0.999  # Adam only
   schedule: Literal['constant', 'cosine', 'linear'] = 'constant'
   final_lr_fraction: float = 0.0
+  b2_final: float = (
+    0.0  # Adam's beta2 after train.steps, reached from b2 by a cosine (R3GAN: 0.9 to 0.99); 0: b2 all along
+  )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,6 +110,7 @@ class GameConfig:
   penalty: Literal[('none', *PENALTIES)] = 'none'  # gradient penalty of D (jaxgan.game.penalties)
   penalty_weight: float = 10.0  # gamma of R1 / R2, lambda of WGAN-GP / DRAGAN
   penalty_every: int = 1  # lazy regularisation: every k rounds, weighted by k (StyleGAN2)
+  penalty_final_fraction: float = 1.0  # the weight after train.steps, from penalty_weight by a cosine (R3GAN: 0.1)
   instance_noise: float = 0.0  # std of Gaussian noise added to D's inputs, real and generated
   augment: tuple[Augmentation, ...] = ()  # DiffAugment of D's inputs, e.g. color,translation,cutout (images)
   pack: int = 1  # PacGAN: D judges packs of this many samples
@@ -114,6 +118,9 @@ class GameConfig:
   d_steps: int = 1  # D updates per G update
   reuse_fake: bool = False  # G's update reuses the last D update's latents and G pass (see jaxgan.game.step)
   ema_decay: float = 0.999  # 0 keeps the EMA equal to G
+  # Its half-life h (in rounds: 0.5 = ema_decay^h) ramped up from 0: 'linear' at most 0.05 x the rounds so far
+  # (StyleGAN2-ADA's ema_rampup), 'cosine' rising to h by a cosine over train.steps (R3GAN).
+  ema_rampup: Literal['none', 'linear', 'cosine'] = 'none'
   class_loss_weight: float = 1.0  # model.conditioning=acgan: the weight of both players' class cross-entropy
   # Regularisers of D's outputs (jaxgan.game.regularisers); 0: off.
   lecam_weight: float = 0.0  # LeCam's lambda (Tseng et al., 2021: 0.3 for BigGAN on CIFAR-10)
@@ -122,6 +129,7 @@ class GameConfig:
   # ADA (jaxgan.game.ada): D's inputs augmented with probability p, steered toward ada_target; images only.
   ada_target: float = 0.0  # the E[sign D(x)] that p is steered toward (the paper: 0.6); 0: p stays at ada_p
   ada_p: float = 0.0  # p at the start (all along if ada_target=0); both 0: no ADA
+  ada_p_rampup: bool = False  # with ada_target=0: p rises from 0 to ada_p by a cosine over train.steps (R3GAN)
   ada_kimg: float = 500.0  # thousands of real images over which p can go from 0 to 1
   ada_interval: int = 4  # rounds between two adjustments of p
   # StyleGAN2's path-length regularisation of G (model.architecture=stylegan2; the release: 2, every 4 rounds).
@@ -251,9 +259,20 @@ def _loop_and_game_checks(config: Config) -> list[tuple[bool, str]]:
     (config.game.consistency_weight >= 0, 'game.consistency_weight must be 0 or more, e.g. 10'),
     (0 <= config.game.ada_target < 1, 'game.ada_target must be in [0, 1), e.g. 0.6 (0: p fixed at game.ada_p)'),
     (0 <= config.game.ada_p <= 1, 'game.ada_p must be in [0, 1]'),
+    (
+      not config.game.ada_p_rampup or (config.game.ada_p > 0 and not config.game.ada_target),
+      'game.ada_p_rampup raises p from 0 to game.ada_p > 0 on a schedule, which an adaptive p (game.ada_target) '
+      'does not follow: set game.ada_target=0 and game.ada_p, or game.ada_p_rampup=false',
+    ),
+    (config.game.penalty_final_fraction >= 0, 'game.penalty_final_fraction must be 0 or more, e.g. 0.1 (1: constant)'),
     (config.game.ada_kimg > 0 and config.game.ada_interval > 0, 'game.ada_kimg and game.ada_interval must be positive'),
     (config.optim.g_lr > 0 and config.optim.d_lr > 0, 'optim.g_lr and optim.d_lr must be positive'),
     (0 <= config.optim.final_lr_fraction <= 1, 'optim.final_lr_fraction must be in [0, 1]'),
+    (0 <= config.optim.b2_final < 1, 'optim.b2_final must be in [0, 1), e.g. 0.99 (0: b2 all along)'),
+    (
+      not config.optim.b2_final or config.optim.optimizer == 'adam',
+      "optim.b2_final schedules Adam's beta2; optim.optimizer=sgd has none: set optim.b2_final=0",
+    ),
   ]
 
 
@@ -328,6 +347,25 @@ def _model_data_and_eval_checks(config: Config) -> list[tuple[bool, str]]:
       f'{",".join(config.eval.metrics)}: use one of {", ".join(score_results(config.eval.metrics))}',
     ),
   ]
+
+
+def ramps(config: Config) -> list[str]:
+  """The keys of config's ramps over train.steps: the hyperparameters that follow a cosine from their start to
+  their end (jaxgan.game.state.cosine_ramp)."""
+  optim, game = config.optim, config.game
+  on = {
+    'optim.b2_final': bool(optim.b2_final),
+    'game.penalty_final_fraction': game.penalty_final_fraction != 1 and game.penalty != 'none',
+    'game.ada_p_rampup': game.ada_p_rampup,
+    'game.ema_rampup': game.ema_rampup == 'cosine',
+  }
+  return [key for key, value in on.items() if value]
+
+
+def spans_train_steps(config: Config) -> bool:
+  """Whether a schedule runs over train.steps (a decaying learning rate, or a ramp): another train.steps
+  re-plans the run."""
+  return config.optim.schedule != 'constant' or bool(ramps(config))
 
 
 def score_results(metrics: tuple[str, ...]) -> dict[str, bool]:

@@ -12,11 +12,10 @@ release's layer list). The game: the non-saturating loss with lazy R1, gamma 0.0
 mixing and no path-length term (the release turns both off for CIFAR-10); ADA steering p toward E[sign D(x)] =
 0.6 over 500k images, adjusted every 4 rounds; Adam with betas (0, 0.99) at the release's lazy-regularisation
 rates (2.5e-3 times 4/5 for G, times 16/17 for D); batch 64 for 100M images (1,562,500 rounds); the G EMA's
-half-life 500k images (decay 0.5^(64 / 500k)).
+half-life 500k images (decay 0.5^(64 / 500k)), at most 5% of the images seen so far (the release's ema_rampup).
 
 Where this differs from the release: one beta2 (0.99) for both players where the release raises each to the
-power of its lazy ratio (0.992 for G, 0.9906 for D); no EMA ramp-up (the release shortens the half-life to 5% of
-the images seen, early on); float32 or bfloat16 (model.compute_dtype) in place of its float16 layers with their
+power of its lazy ratio (0.992 for G, 0.9906 for D); float32 or bfloat16 (model.compute_dtype) in place of its float16 layers with their
 activation clamp. Published: FID 2.42 (conditional; 2.92 unconditional), 50k samples against the training set
 (the README lists both as published), which eval scores the same way (Inception FID of 50k). Sized for
 accelerators: not measured on a 2-core CPU beyond the tests' tiny widths.
@@ -47,6 +46,7 @@ def get_config() -> Config:
       penalty_weight=0.01,
       penalty_every=16,
       ema_decay=0.5 ** (64 / 500_000),
+      ema_rampup='linear',
       ada_target=0.6,
       ada_kimg=500.0,
       ada_interval=4,

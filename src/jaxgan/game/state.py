@@ -73,10 +73,14 @@ class Player(struct.PyTreeNode):
       batch_stats = updates['batch_stats']
     return jax.tree.map(lambda a: a.astype(jnp.float32), out), batch_stats
 
-  def apply_gradients(self, grads: Variables, batch_stats: Variables, learning_rate: jax.Array) -> 'Player':
-    """One optimizer update of the parameters at `learning_rate`, and new batch statistics."""
-    opt_state = self.opt_state._replace(hyperparams={**self.opt_state.hyperparams, 'learning_rate': learning_rate})
+  def apply_gradients(self, grads: Variables, batch_stats: Variables, scheduled: dict[str, jax.Array]) -> 'Player':
+    """One optimizer update of the parameters with this update's `scheduled` hyperparameters (the learning rate;
+    Adam's b2 when it follows a schedule), and new batch statistics. The state keeps the learning rate and its
+    own b2, where b2's schedule starts."""
+    stored = self.opt_state.hyperparams
+    opt_state = self.opt_state._replace(hyperparams={**stored, **scheduled})
     updates, opt_state = self.tx.update(grads, opt_state, self.params)
+    opt_state = opt_state._replace(hyperparams={**stored, 'learning_rate': scheduled['learning_rate']})
     params = optax.apply_updates(self.params, updates)
     return self.replace(params=params, batch_stats=batch_stats, opt_state=opt_state)
 
@@ -114,11 +118,12 @@ class GANState(struct.PyTreeNode):
   trackers: dict[str, jax.Array]
   game: GameConfig = struct.field(pytree_node=False)  # the program: its HYPERPARAMETERS are None (see hparams)
   schedule: Literal['constant', 'cosine', 'linear'] = struct.field(pytree_node=False)  # of both learning rates
-  steps: int = struct.field(pytree_node=False)  # train.steps: G updates over which the learning rates decay
+  steps: int = struct.field(pytree_node=False)  # train.steps: G updates over which the schedules run
   prior: Prior = struct.field(pytree_node=False)
   latent_dim: int = struct.field(pytree_node=False)
   sample_shape: tuple[int, ...] = struct.field(pytree_node=False)  # one real sample: (1,) or (H, W, C)
   num_classes: int = struct.field(pytree_node=False, default=0)  # of a class-conditional game; 0: unconditional
+  b2_final: float = struct.field(pytree_node=False, default=0.0)  # optim.b2_final: where b2's schedule ends; 0: none
 
   def sample_latent(self, key: jax.Array, num: int, *, truncation: float | None = None) -> jax.Array:
     """Draws z [num, latent_dim] from the prior (truncated, with a threshold: jaxgan.game.priors)."""
@@ -136,7 +141,7 @@ def trackers(game: GameConfig) -> dict[str, jax.Array]:
   (path_length_mean)."""
   values = {}
   if game.ada_target or game.ada_p:
-    values.update(ada_p=game.ada_p, ada_signs=0.0, ada_seen=0.0)
+    values.update(ada_p=0.0 if game.ada_p_rampup else game.ada_p, ada_signs=0.0, ada_seen=0.0)
   if game.lecam_weight:
     values.update(lecam_real=0.0, lecam_fake=0.0)
   if game.path_length_weight:
@@ -159,14 +164,48 @@ def learning_rate(
   return jnp.asarray(peak, jnp.float32)
 
 
-def learning_rates(config: Config, step: int) -> dict[str, float]:
-  """The rates of G's and D's updates in round `step` (counted from 0)."""
-  steps, d_steps, optim = config.train.steps, config.game.d_steps, config.optim
+def cosine_ramp(
+  start: jax.typing.ArrayLike, end: jax.typing.ArrayLike, count: jax.typing.ArrayLike, steps: int
+) -> jax.Array:
+  """`start` at count 0 to `end` at count `steps` (and after) along a half cosine: R3GAN's schedule of its
+  hyperparameters (its cosine_decay_with_warmup, without warmup)."""
+  progress = jnp.clip(jnp.asarray(count, jnp.float32) / steps, 0.0, 1.0)
+  return start + (end - start) * jnp.sin(0.5 * jnp.pi * progress) ** 2  # 1 - (1 + cos(pi p)) / 2, exact near 0
+
+
+def ema_decay(
+  decay: jax.typing.ArrayLike, rampup: Literal['none', 'linear', 'cosine'], step: jax.typing.ArrayLike, steps: int
+) -> jax.Array:
+  """The generator EMA's decay in round `step`: `decay`, or with its half-life h (0.5 = decay^h, in rounds) ramped
+  up from 0, to at most 0.05 x step ('linear', StyleGAN2-ADA) or by a cosine over `steps` ('cosine', R3GAN); a
+  half-life of 0 is a decay of 0 (the EMA set to G)."""
+  decay = jnp.asarray(decay, jnp.float32)
+  if rampup == 'none':
+    return decay
+  half_life = jnp.log(0.5) / jnp.log(decay)  # decay 0: -0.0
+  if rampup == 'linear':
+    half_life = jnp.minimum(half_life, 0.05 * jnp.asarray(step, jnp.float32))
+  else:
+    half_life = cosine_ramp(0.0, half_life, step, steps)
+  return jnp.where(half_life > 0, 0.5 ** (1.0 / jnp.maximum(half_life, 1e-30)), 0.0)
+
+
+def schedules(config: Config, step: int) -> dict[str, float]:
+  """The scheduled hyperparameters of round `step` (counted from 0): the rates of G's and D's updates, and those
+  of b2 (at G's update), penalty_weight and ema_decay that follow a ramp."""
+  steps, d_steps, optim, game = config.train.steps, config.game.d_steps, config.optim, config.game
   rate = functools.partial(learning_rate, optim.schedule, final_fraction=optim.final_lr_fraction)
-  return {
-    'g_lr': float(rate(optim.g_lr, updates=steps, count=step)),
-    'd_lr': float(rate(optim.d_lr, updates=steps * d_steps, count=step * d_steps)),
+  values = {
+    'g_lr': rate(optim.g_lr, updates=steps, count=step),
+    'd_lr': rate(optim.d_lr, updates=steps * d_steps, count=step * d_steps),
   }
+  if optim.b2_final:
+    values['b2'] = cosine_ramp(optim.b2, optim.b2_final, step, steps)
+  if game.penalty_final_fraction != 1 and game.penalty != 'none':
+    values['penalty_weight'] = game.penalty_weight * cosine_ramp(1.0, game.penalty_final_fraction, step, steps)
+  if game.ema_rampup != 'none':
+    values['ema_decay'] = ema_decay(game.ema_decay, game.ema_rampup, step, steps)
+  return {name: float(value) for name, value in values.items()}
 
 
 @functools.cache
@@ -316,6 +355,7 @@ def _initialise(
       latent_dim=config.model.latent_dim,
       sample_shape=sample_shape,
       num_classes=classes,
+      b2_final=config.optim.b2_final,
     )
 
   return initialise

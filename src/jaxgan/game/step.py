@@ -51,7 +51,7 @@ from jaxgan.game.augment import diff_augment, instance_noise, pack
 from jaxgan.game.losses import WITH_LABELS, GANObjective, get_objective, value_function
 from jaxgan.game.penalties import get_penalty
 from jaxgan.game.regularisers import consistency_term, lecam_anchors, lecam_term, path_length_term
-from jaxgan.game.state import GANState, Variables, learning_rate
+from jaxgan.game.state import GANState, Variables, cosine_ramp, ema_decay, learning_rate
 
 Metrics = dict[str, jax.Array]
 Batch = jax.Array | tuple[jax.Array, jax.Array]  # samples, uint8 images or indices; with labels [..., B] beside
@@ -106,7 +106,10 @@ def _penalty(
 
   def term() -> jax.Array:
     values = sum(part(name) for name in (('r1', 'r2') if game.penalty == 'r1_r2' else (game.penalty,)))
-    return state.hparams['penalty_weight'] * game.penalty_every * values
+    weight = state.hparams['penalty_weight']
+    if game.penalty_final_fraction != 1:
+      weight = weight * cosine_ramp(1.0, game.penalty_final_fraction, state.step, state.steps)
+    return weight * game.penalty_every * values
 
   if game.penalty_every == 1:
     return term()
@@ -178,6 +181,9 @@ def _steered(state: GANState) -> tuple[dict[str, jax.Array], Metrics]:
   game, trackers = state.game, state.trackers
   if 'ada_p' not in trackers:
     return trackers, {}
+  if game.ada_p_rampup:
+    p = cosine_ramp(0.0, game.ada_p, state.step + 1, state.steps)
+    return {**trackers, 'ada_p': p}, {'ada_p': p}
   if not game.ada_target:
     return trackers, {'ada_p': trackers['ada_p']}
   signs, seen = trackers['ada_signs'], trackers['ada_seen']
@@ -187,11 +193,16 @@ def _steered(state: GANState) -> tuple[dict[str, jax.Array], Metrics]:
   return {**trackers, **counts, 'ada_p': p}, {'ada_p': p, 'ada_r': signs / jnp.maximum(seen, 1.0)}
 
 
-def _learning_rate(state: GANState, player: str, update: jax.Array) -> jax.Array:
-  """The learning rate of `player` ('g' or 'd') at its update number `update` (D makes d_steps a round)."""
+def _scheduled(state: GANState, player: str, update: jax.Array) -> dict[str, jax.Array]:
+  """The optimizer hyperparameters of `player` ('g' or 'd') at its update number `update` (D makes d_steps a
+  round): its learning rate, and Adam's b2 on its way to optim.b2_final."""
   updates = state.steps * (state.game.d_steps if player == 'd' else 1)
   hparams = state.hparams
-  return learning_rate(state.schedule, hparams[f'{player}_lr'], hparams['final_lr_fraction'], updates, update)
+  rate = learning_rate(state.schedule, hparams[f'{player}_lr'], hparams['final_lr_fraction'], updates, update)
+  if not state.b2_final:
+    return {'learning_rate': rate}
+  b2 = getattr(state, {'g': 'generator', 'd': 'discriminator'}[player]).opt_state.hyperparams['b2']
+  return {'learning_rate': rate, 'b2': cosine_ramp(b2, state.b2_final, update, updates)}
 
 
 def _discriminator_update(
@@ -243,7 +254,7 @@ def _discriminator_update(
   (_, (stats, metrics, trackers)), grads = jax.value_and_grad(loss_fn, has_aux=True)(d.params)
   if game.penalty == 'none':
     del metrics['d_penalty']
-  d = d.apply_gradients(grads, stats, _learning_rate(state, 'd', update))
+  d = d.apply_gradients(grads, stats, _scheduled(state, 'd', update))
   if game.weight_clip:
     d = d.replace(params=jax.tree.map(lambda p: jnp.clip(p, -game.weight_clip, game.weight_clip), d.params))
   return state.replace(discriminator=d, trackers=trackers), {**metrics, 'grad_norm_d': optax.tree.norm(grads)}
@@ -367,8 +378,9 @@ def _round(
     pl_grads, trackers, pl_metrics = _path_length(state, jax.random.fold_in(g_key, 3), batch_size, due)
     g_grads, g_metrics = jax.tree.map(jnp.add, g_grads, pl_grads), {**g_metrics, **pl_metrics}
     state = state.replace(trackers=trackers)
-  generator = state.generator.apply_gradients(g_grads, fake.stats, _learning_rate(state, 'g', state.step))
-  ema = optax.incremental_update(generator.params, state.ema_params, 1.0 - state.hparams['ema_decay'])
+  generator = state.generator.apply_gradients(g_grads, fake.stats, _scheduled(state, 'g', state.step))
+  decay = ema_decay(state.hparams['ema_decay'], state.game.ema_rampup, state.step, state.steps)
+  ema = optax.incremental_update(generator.params, state.ema_params, 1.0 - decay)
   trackers, ada_metrics = _steered(state)
   state = state.replace(step=state.step + 1, generator=generator, ema_params=ema, trackers=trackers)
   return state, {**jax.tree.map(lambda *m: jnp.mean(jnp.stack(m)), *d_metrics), **g_metrics, **ada_metrics}

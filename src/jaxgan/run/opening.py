@@ -30,7 +30,7 @@ from jaxgan.data.pipeline import Feed
 from jaxgan.data.sources import DataError, make_source
 from jaxgan.evaluation.scoring import EvalError, Evaluation
 from jaxgan.files import write_json
-from jaxgan.game.state import GANState, create_population, create_state, learning_rates, step_of
+from jaxgan.game.state import GANState, create_population, create_state, schedules, step_of
 from jaxgan.game.step import train_steps
 from jaxgan.run import population
 from jaxgan.run import workdir as workdir_lib
@@ -259,7 +259,7 @@ def _check_same_game(saved: Config, config: Config, workdir: Path) -> None:
 def _check_plan(saved: Config, config: Config, step: int, extend: bool, workdir: Path) -> str | None:
   """Refuses a train.steps that the saved state cannot follow; returns a note on a changed plan."""
   before, after = saved.train.steps, config.train.steps
-  decaying = config.optim.schedule != 'constant'
+  decaying = config_lib.spans_train_steps(config)
   if after < step:
     raise RunError(
       f'{workdir} has trained {step} steps, more than train.steps={after}; to train on, give --steps '
@@ -270,15 +270,21 @@ def _check_plan(saved: Config, config: Config, step: int, extend: bool, workdir:
   schedule = config.optim.schedule
   if not decaying:
     return f'train.steps {before} -> {after}: training on from step {step} (constant learning rates)'
-  old, new = learning_rates(saved, step)['g_lr'], learning_rates(config, step)['g_lr']
-  change = f"G's learning rate at step {step}: {old:.3g} -> {new:.3g}"
+  if schedule != 'constant':
+    old, new = schedules(saved, step)['g_lr'], schedules(config, step)['g_lr']
+    plan, change = (
+      f'a {schedule} learning-rate schedule',
+      f" (G's learning rate at step {step}: {old:.3g} -> {new:.3g})",
+    )
+  else:
+    plan, change = f'ramps of {", ".join(config_lib.ramps(config))} over them', ''
   if not extend:
     raise RunError(
-      f'{workdir} was planned for {before} steps with a {schedule} learning-rate schedule; --steps {after} would '
-      f're-plan it ({change}): add --extend to do so, or keep --steps {before}'
+      f'{workdir} was planned for {before} steps with {plan}; --steps {after} would re-plan it{change}: add '
+      f'--extend to do so, or keep --steps {before}'
     )
   verb = 'extending' if after > before else 're-planning'
-  return f'{verb} {workdir} from {before} to {after} steps: the {schedule} schedule now spans {after} ({change})'
+  return f'{verb} {workdir} from {before} to {after} steps: the schedules now span {after}{change}'
 
 
 def _check_same_members(saved: list[dict] | None, configs: list[Config] | None, workdir: Path) -> None:
@@ -318,7 +324,7 @@ def finished_summary(workdir: Path, step: int, config: Config) -> dict[str, Any]
     return None
   if not summary or 'stopped' in summary:
     return None
-  hint = ', with extend (--extend) as the learning rate decays' if config.optim.schedule != 'constant' else ''
+  hint = ', with extend (--extend) as its schedules span its steps' if config_lib.spans_train_steps(config) else ''
   note(f'{workdir} already finished {steps} steps; raise train.steps (--steps) to train on{hint}')
   return summary
 
@@ -376,7 +382,7 @@ def fit_to_time(config: Config, feed: Feed, stop: Stop) -> dict[str, int] | None
   run heavy in those may still stop at the deadline, resumable.
   """
   t = config.train
-  if jax.process_count() > 1 or config.optim.schedule == 'constant':
+  if jax.process_count() > 1 or not config_lib.spans_train_steps(config):
     return None
   state = create_state(config, init_key(config), feed.sources[0].sample_shape)
   state = parallel.replicate(state, feed.mesh) if feed.mesh else state

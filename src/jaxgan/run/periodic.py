@@ -18,7 +18,7 @@ from jaxgan.data.sources import MixtureSource, NormalSource, Source
 from jaxgan.evaluation.game1d import Evaluator1D
 from jaxgan.evaluation.scoring import Evaluation
 from jaxgan.evaluation.toys2d import Evaluator2D
-from jaxgan.game.state import GANState, learning_rates
+from jaxgan.game.state import GANState, schedules
 from jaxgan.game.state import member as member_of
 from jaxgan.run import population
 from jaxgan.run.evaluate import Scoring
@@ -63,7 +63,7 @@ class Periodic:
     for i, member in enumerate(self.members):
       values = {name: v[:, i] if self.sweeping else v for name, v in chunk.items()}
       metrics = {f'train/{name}': float(np.mean(v)) for name, v in values.items()}
-      metrics |= {f'optim/{name}': rate for name, rate in learning_rates(member, step - 1).items()}
+      metrics |= {f'optim/{name}': value for name, value in schedules(member, step - 1).items()}
       metrics['perf/images_per_second'] = done * self.batch_size * len(self.members) / seconds
       finite = np.all([np.isfinite(v) for v in values.values()], axis=0)  # [done]
       if i not in self.diverged and not finite.all():

@@ -14,10 +14,10 @@ mixing and no path-length term (the release turns both off for CIFAR-10); ADA st
 rates (2.5e-3 times 4/5 for G, times 16/17 for D); batch 64 for 100M images (1,562,500 rounds); the G EMA's
 half-life 500k images (decay 0.5^(64 / 500k)), at most 5% of the images seen so far (the release's ema_rampup).
 
-Where this differs from the release: one beta2 (0.99) for both players where the release raises each to the
-power of its lazy ratio (0.992 for G, 0.9906 for D); float32 or bfloat16 (model.compute_dtype) in place of its float16 layers with their
-activation clamp. Published: FID 2.42 (conditional; 2.92 unconditional), 50k samples against the training set
-(the README lists both as published), which eval scores the same way (Inception FID of 50k). Sized for
+Where this differs from the release: one beta2 (0.99) for both players where the release raises each to the power of
+its lazy ratio (0.992 for G, 0.9906 for D); float32 or bfloat16 (model.compute_dtype) in place of its float16 layers
+with their activation clamp. Published: FID 2.42 (conditional; 2.92 unconditional), 50k samples against the training
+set (the README lists both as published), which eval scores the same way (Inception FID of 50k). Sized for
 accelerators: not measured on a 2-core CPU beyond the tests' tiny widths.
 """
 

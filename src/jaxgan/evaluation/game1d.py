@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxgan import timing
 from jaxgan.config import EvalConfig
 from jaxgan.data.sources import NormalSource
 from jaxgan.files import read_panels, write_panels
@@ -223,6 +224,7 @@ class Evaluator1D:
       summaries[i] = summary
     return summaries
 
+  @timing.phase('pictures')
   def save_plots(self, member: int) -> None:
     """Writes the member's panels.png (the paper's figure, with D*) and curves.png (JS and V)."""
     workdir = self.workdirs[member]

@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgan import timing
 from jaxgan.config import EvalConfig
 from jaxgan.data import mixtures
 from jaxgan.data.mixtures import Mixture
@@ -130,10 +131,18 @@ class Evaluator2D:
     probability = population.game.objective in PROBABILISTIC
     step = step_of(population)
     for i in members:
-      if self.panels[i]:
-        _panels_figure(self.panels[i], self.mixture, probability).savefig(self.workdirs[i] / 'panels.png', dpi=100)
-      _modes_figure(samples[i], scores[i], self.mixture, step).savefig(self.workdirs[i] / 'modes.png', dpi=120)
+      self.save_plots(i, samples[i], scores[i], step, probability)
     return {i: scores[i] for i in members}
+
+  @timing.phase('pictures')
+  def save_plots(
+    self, member: int, samples: np.ndarray, scores: dict[str, float], step: int, probability: bool
+  ) -> None:
+    """Writes the member's panels.png (samples, D and D* at the panel steps) and modes.png (its final samples)."""
+    workdir = self.workdirs[member]
+    if self.panels[member]:
+      _panels_figure(self.panels[member], self.mixture, probability).savefig(workdir / 'panels.png', dpi=100)
+    _modes_figure(samples, scores, self.mixture, step).savefig(workdir / 'modes.png', dpi=120)
 
 
 def _scores_text(p: dict[str, Any], num_modes: int, separator: str = ', ') -> str:

@@ -5,6 +5,7 @@ from typing import Any
 
 import jax
 
+from jaxgan import timing
 from jaxgan.config import Config
 from jaxgan.evaluation.scoring import EvalError
 from jaxgan.files import write_json
@@ -61,6 +62,7 @@ def reported(error: BaseException, config: Config, workdir: Path) -> BaseExcepti
   return error
 
 
+@timing.phase('pictures')
 def plot_losses(workdir: Path, rows: list[dict[str, Any]]) -> None:
   """losses.png: D and G losses, D(x) and D(G(z)) over the whole run, from its rows of metrics.jsonl."""
   from matplotlib.figure import Figure  # not pyplot: a notebook's plotting backend stays as it is

@@ -9,7 +9,9 @@ It writes into the workdir:
   samples/, samples.gif, samples.png    for image GANs;
   panels.png, curves.png                for 1-D games with a known data density;
   panels.png, modes.png                 for the 2-D mixtures (ring8, grid25);
-  members.json, members/NNN/, results.csv, members.png    for a sweep (jaxgan.run.population).
+  members.json, members/NNN/, results.csv, members.png    for a sweep (jaxgan.run.population);
+  timings.json      where the wall time went, by phase (jaxgan.timing): start-up, compilation, steps,
+                    evaluation, pictures, files, checkpoints.
 
 The loop below reads top to bottom: open the run (opening), train it chunk by chunk between log
 steps (stepping), do the periodic work at each (periodic), and finish (finishing).
@@ -41,7 +43,9 @@ from typing import Any
 import jax
 
 from jaxgan import config as config_lib
+from jaxgan import timing
 from jaxgan.config import Config
+from jaxgan.files import write_json
 from jaxgan.run import opening, population
 from jaxgan.run import workdir as workdir_lib
 from jaxgan.run.finishing import reported, write_summary
@@ -122,6 +126,7 @@ def _run(
   stop = Stop(config.train.max_seconds, start_time)
   try:
     with (
+      timing.recording() as timings,
       stop.handling_signals(),
       opening.held(workdir),
       opening.output_dir(workdir) as out,
@@ -145,7 +150,10 @@ def _run(
         return finished
       opening.write_run_files(out, config, feed, fitted, members, configs)
       stop.check_not_stopped()
-      return _train_loop(config, run, out, progress, start_time, stop, scores)
+      timings.opened()
+      summary = _train_loop(config, run, out, progress, start_time, stop, scores)
+      write_json(out / 'timings.json', timings.report())
+      return summary
   except BaseException as e:
     error = reported(e, config, workdir)
     if error is e:
@@ -165,26 +173,32 @@ def _train_loop(
   writer = MetricWriter(out, step, t.steps, progress and jax.process_index() == 0, members=len(run.configs or []))
   finished = False
   try:
-    periodic = Periodic(config, run.configs, run.feed.sources[0], out, writer, scores)
-    periodic.start(state, step)
+    with timing.phase('evaluation'):
+      periodic = Periodic(config, run.configs, run.feed.sources[0], out, writer, scores)
+      periodic.start(state, step)
     stopped = None
     for end in chunk_ends(step, t.steps, t.log_every, periodic.events() | {*range(0, t.steps, t.checkpoint_every)}):
       chunk_start = time.perf_counter()
-      state, chunk = chunk_of_steps(state, run.feed, step, end, scan=t.scan, stop=stop, writer=writer)
+      with timing.phase('steps'):
+        state, chunk = chunk_of_steps(state, run.feed, step, end, scan=t.scan, stop=stop, writer=writer)
       if run.configs is None:  # a single run stops on NaN; a sweep's diverged members are said and left
         check_finite(chunk, step, run.checkpoints)
       step += len(chunk['d_loss'])
-      periodic.log(state, step, chunk, time.perf_counter() - chunk_start)
+      with timing.phase('evaluation'):
+        periodic.log(state, step, chunk, time.perf_counter() - chunk_start)
       stopped = stop.requested_by_all(finished=step >= t.steps)
       if step % t.checkpoint_every == 0 or step == t.steps or stopped:
-        with stop.deferred():
+        with stop.deferred(), timing.phase('checkpoints'):
           run.checkpoints.save(state, require_finite=run.configs is None)
       if stopped:
         break
     with stop.deferred():  # the summaries and pictures, whole
       ending = {'step': step, 'steps': t.steps, 'wall_seconds': time.perf_counter() - start_time}
       ending |= {'stopped': stopped} if stopped else {}
-      summary = write_summary(config, run.configs, out, periodic.finish(state), ending)
+      with timing.phase('evaluation'):
+        summaries = periodic.finish(state)
+      with timing.phase('files'):
+        summary = write_summary(config, run.configs, out, summaries, ending)
     finished = True
   finally:
     writer.close(keep_progress=finished)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from jaxgan import config as config_lib
+from jaxgan import timing
 from jaxgan.config import Config, ConfigError, score_results
 from jaxgan.data import mixtures
 from jaxgan.files import read_panels
@@ -154,6 +155,7 @@ def results_table(
   return rows
 
 
+@timing.phase('files')
 def write_results(workdir: Path, rows: Sequence[Mapping[str, Any]]) -> None:
   columns = list(dict.fromkeys(c for row in rows for c in row))
   text = io.StringIO()
@@ -179,6 +181,7 @@ def member_label(member: Mapping[str, Any], index: int) -> str:
   return f'member {index}: ' + ', '.join(f'{k.split(".")[-1]}={v}' for k, v in member.items())
 
 
+@timing.phase('pictures')
 def draw_members(workdir: Path, members: Sequence[Member], config: Config, summaries: Sequence[Mapping]) -> None:
   """members.png: every member's final picture side by side (1-D: its last panel; 2-D: its samples over the
   modes; images: its sample grid), titled with its overrides and its first ranking figure."""

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgan import timing
 from jaxgan.game.state import GANState, each_member, generate, step_of
 from jaxgan.run import images
 from jaxgan.run.writer import MetricWriter
@@ -61,7 +62,10 @@ class SampleGrids:
     if not members:
       return
     samples = np.asarray(_samples(population, self.keys, self.num))  # the same latents at every step
-    columns = CLASS_COLUMNS if population.num_classes else None
+    self._save_grids(samples, CLASS_COLUMNS if population.num_classes else None, step, members)
+
+  @timing.phase('pictures')
+  def _save_grids(self, samples: np.ndarray, columns: int | None, step: int, members: Sequence[int]) -> None:
     for i in members:
       image = images.grid(images.to_uint8(samples[i]), columns)
       images.save_png(self._file(i, step), image, images.upscale_for(image.shape[0] // 8))
@@ -80,6 +84,11 @@ class SampleGrids:
     samples.png of the last, each captioned with its step."""
     step = step_of(population)
     self._draw(population, step, [i for i in members if not self._file(i, step).exists()])
+    self._animate(step, members)
+    return {i: {} for i in members}
+
+  @timing.phase('pictures')
+  def _animate(self, step: int, members: Sequence[int]) -> None:
     for i in members:
       drawn = sorted((int(f.stem.removeprefix('step_')), f) for f in (self.workdirs[i] / 'samples').glob('step_*.png'))
       pictures = [
@@ -89,4 +98,3 @@ class SampleGrids:
       ]
       images.save_gif(self.workdirs[i] / 'samples.gif', pictures)
       images.save_png(self.workdirs[i] / 'samples.png', pictures[-1])
-    return {i: {} for i in members}

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from jaxgan import timing
+
 
 def read_metrics(path: Path) -> list[dict]:
   """The JSON objects of a metrics.jsonl file, skipping a torn last line."""
@@ -58,6 +60,7 @@ class MetricWriter:
 
     self._bar = tqdm(total=total_steps, initial=start_step, unit='step', file=sys.stderr, disable=not progress)
 
+  @timing.phase('files')
   def write(self, step: int, metrics: dict[str, float], member: int | None = None) -> None:
     """One row of metrics.jsonl (of a sweep's `member`)."""
     self._file.write(json.dumps({'step': step, **({'member': member} if member is not None else {}), **metrics}) + '\n')
@@ -74,6 +77,7 @@ class MetricWriter:
     """One more step done: the progress bar moves (write() logs it)."""
     self._bar.update(1)
 
+  @timing.phase('pictures')
   def image(self, name: str, step: int, image: np.ndarray, member: int | None = None) -> None:
     self._tb[member or 0].add_image(name, image, step, dataformats='HWC')
 

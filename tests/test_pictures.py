@@ -78,7 +78,9 @@ def test_sample_gif_frames_and_final_grid_show_their_step(tmp_path, channels):
     images.save_png(grids_dir / f'step_{step:07d}.png', grid, images.upscale_for(8))
   upscaled = [images.read_png(grids_dir / f'step_{step:07d}.png') for step in (0, 1200)]
   stopped_at_1200 = types.SimpleNamespace(step=np.array([1200]))  # both grids drawn: finish draws none
-  SampleGrids([tmp_path], writer=None, keys=None, every=1200, total_steps=1200).finish(stopped_at_1200, [0])
+  grids = SampleGrids([tmp_path], writer=None, keys=None, every=1200, total_steps=1200)
+  grids.finish(stopped_at_1200, [0])
+  grids.draw([0])
 
   with Image.open(tmp_path / 'samples.gif') as gif:
     frames = [np.asarray(frame.convert('L')) for frame in ImageSequence.Iterator(gif)]

@@ -159,7 +159,7 @@ def _leaves(state):
 
 
 def test_sweep_writes_ranked_members_and_resumes_exactly(tmp_path):
-  config = small('optim.schedule=constant')
+  config = small('optim.schedule=constant', 'eval.member_figures=2')
   summary = jaxgan.sweep(config, MEMBERS, tmp_path / 'whole', progress=False)
   workdir = tmp_path / 'whole'
   # Ranked by JS, best first; each member's folder, metrics rows, pictures.
@@ -171,13 +171,18 @@ def test_sweep_writes_ranked_members_and_resumes_exactly(tmp_path):
   assert json.loads((workdir / 'members.json').read_text()) == MEMBERS
   rows = [json.loads(line) for line in (workdir / 'metrics.jsonl').read_text().splitlines()]
   assert sorted({(r['step'], r['member']) for r in rows}) == [(s, m) for s in (20, 40) for m in range(4)]
+  best = [int(r['member']) for r in results[:2]]  # eval.member_figures=2: the best two drawn, members.png all
   for i in range(4):
-    member = json.loads((workdir / 'members' / f'{i:03d}' / 'summary.json').read_text())
+    folder = workdir / 'members' / f'{i:03d}'
+    member = json.loads((folder / 'summary.json').read_text())
     assert member['member'] == i and member['train.seed'] == MEMBERS[i]['train.seed']
-    assert (workdir / 'members' / f'{i:03d}' / 'panels.png').exists()
+    assert (folder / 'panels.npz').exists()
+    for picture in ('panels.png', 'curves.png', 'losses.png'):
+      assert (folder / picture).exists() == (i in best), (i, picture)
   assert (workdir / 'members.png').exists()
   # Stopped after 20 steps and resumed: the same population, bit for bit.
-  jaxgan.sweep(small('optim.schedule=constant', 'train.steps=20'), MEMBERS, tmp_path / 'parts', progress=False)
+  parts = small('optim.schedule=constant', 'eval.member_figures=2', 'train.steps=20')
+  jaxgan.sweep(parts, MEMBERS, tmp_path / 'parts', progress=False)
   resumed = jaxgan.sweep(config, MEMBERS, tmp_path / 'parts', progress=False)
   assert [m['js_divergence'] for m in resumed['members']] == [m['js_divergence'] for m in summary['members']]
   for a, b in zip(

@@ -17,6 +17,16 @@ are timed and the rest extrapolated linearly (the table says how many were
 timed). Every process uses jaxgan's compilation cache, warmed by one run of each
 config first, as a user's repeated runs do. Times are of this machine only:
 compare the ratios (CPU model printed).
+
+A second table splits each sweep process's wall time by the phases of its
+timings.json (jaxgan.timing): start-up, compilation, the compiled member steps,
+the vmapped evaluation, pictures, files, checkpoints, and the process's own
+start (imports, jax) with what no phase covers. Against it stands the sweep's
+arithmetic bound: what a sweep of N would take if only its members' arithmetic
+grew with N, that is a one-member sweep's fixed costs (its whole process less
+its steps, evaluation, pictures and files) plus the N-member sweep's own steps
+and evaluation. Beside it, N x one member's step time (from the one-member
+sweep) against one vmapped step of all N: what vmapping gains on this device.
 """
 
 import argparse
@@ -82,12 +92,44 @@ def _train(config: str, workdir: str, steps: int, sets: list[str], *extra: str) 
   return ['jaxgan-train', '--config', config, '--workdir', workdir, *options, *extra]
 
 
-def measure(config: str, members: int, steps: int, sets: list[str], baseline_runs: int, in_process: bool) -> dict:
+def sweep_process(config: str, members: int, steps: int, sets: list[str], scratch: str) -> dict:
+  """A sweep of `members` seeds as one jaxgan-train process: its wall time, steps and timings.json's phases."""
+  seeds = ','.join(map(str, range(members)))
+  wall = _timed(_train(config, f'{scratch}/sweep{members}', steps, sets, '--sweep', f'train.seed={seeds}'))
+  timings = json.loads(Path(f'{scratch}/sweep{members}/timings.json').read_text())
+  rounds = json.loads(Path(f'{scratch}/sweep{members}/summary.json').read_text())['steps']
+  return {'process_s': wall, 'rounds': rounds, **timings}
+
+
+def split(sweep: dict, one: dict, members: int) -> dict:
+  """The split of a sweep's time and its arithmetic bound, from its phases and a one-member sweep's."""
+  arithmetic = ('steps_s', 'evaluation_s')
+  fixed = one['process_s'] - sum(one.get(k, 0.0) for k in (*arithmetic, 'pictures_s', 'files_s'))
+  bound = fixed + sum(sweep.get(k, 0.0) for k in arithmetic)
+  return {
+    **{k: sweep.get(f'{k}_s', 0.0) for k in PHASES},
+    'process_start_s': sweep['process_s'] - sweep['wall_s'],
+    'bound_s': bound,
+    'sweep_over_bound': sweep['process_s'] / bound,
+    'member_step_ms': 1e3 * one['steps_s'] / one['rounds'],
+    'n_member_steps_ms': 1e3 * members * one['steps_s'] / one['rounds'],
+    'vmapped_step_ms': 1e3 * sweep['steps_s'] / sweep['rounds'],
+  }
+
+
+PHASES = ('startup', 'compile', 'steps', 'evaluation', 'pictures', 'files', 'checkpoints', 'other')
+
+
+def measure(
+  config: str, members: int, steps: int, sets: list[str], baseline_runs: int, in_process: bool, one: dict | None
+) -> dict:
+  """The sweep of `members` against the baselines, and its split against the one-member sweep `one` (None: this
+  is the one-member sweep)."""
   timed = min(members, baseline_runs)
   with tempfile.TemporaryDirectory() as scratch:
-    seeds = ','.join(map(str, range(members)))
     row = {'config': config, 'set': sets, 'members': members, 'steps': steps, 'baseline_runs_timed': timed}
-    row['sweep_process_s'] = _timed(_train(config, f'{scratch}/sweep', steps, sets, '--sweep', f'train.seed={seeds}'))
+    sweep = sweep_process(config, members, steps, sets, scratch)
+    row |= {'sweep_process_s': sweep['process_s'], 'sweep': sweep, 'split': split(sweep, one or sweep, members)}
     processes = sum(
       _timed(_train(config, f'{scratch}/p{seed}', steps, sets, '--seed', str(seed))) for seed in range(timed)
     )
@@ -122,8 +164,13 @@ def main() -> None:
   print('| config | steps | N | sweep (process) | N processes | speed-up | sweep, in-process | N runs | speed-up |')
   print('|---|---|---|---|---|---|---|---|---|')
   for config in args.configs:
-    for members in args.members:
-      row = measure(config, members, steps.get(config, 0), args.set, args.baseline_runs, not args.no_in_process)
+    one = None
+    if 1 not in args.members:
+      with tempfile.TemporaryDirectory() as scratch:
+        one = sweep_process(config, 1, steps.get(config, 0), args.set, scratch)
+    for members in sorted(args.members):
+      row = measure(config, members, steps.get(config, 0), args.set, args.baseline_runs, not args.no_in_process, one)
+      one = one or row['sweep']
       rows.append(row)
       scaled = '' if row['baseline_runs_timed'] == members else f' ({row["baseline_runs_timed"]} timed)'
       print(
@@ -137,8 +184,28 @@ def main() -> None:
         ),
         flush=True,
       )
+  print_split(rows)
   if args.out:
     Path(args.out).write_text(json.dumps({'cpu': _cpu_model(), 'rows': rows}, indent=2) + '\n')
+
+
+def print_split(rows: list[dict]) -> None:
+  """Where each sweep's time went (seconds), and the sweep against its arithmetic bound."""
+  print()
+  print(
+    '| config | N | sweep | ' + ' | '.join(PHASES) + ' | process start | bound | sweep / bound | N x member step |'
+    ' vmapped step |'
+  )
+  print('|---|---|---|' + '---|' * (len(PHASES) + 5))
+  for row in rows:
+    s = row['split']
+    phases = ' | '.join(f'{s[k]:.1f}' for k in PHASES)
+    print(
+      f'| {row["config"]} | {row["members"]} | {row["sweep_process_s"]:.1f} | {phases} | {s["process_start_s"]:.1f} | '
+      f'{s["bound_s"]:.1f} | **{s["sweep_over_bound"]:.2f}x** | {s["n_member_steps_ms"]:.2f} ms | '
+      f'{s["vmapped_step_ms"]:.2f} ms |',
+      flush=True,
+    )
 
 
 if __name__ == '__main__':

@@ -178,6 +178,9 @@ class EvalConfig:
   Image GANs: their scores (jaxgan.evaluation), with the protocol stored beside them, and the best checkpoint."""
 
   panel_fractions: tuple[float, ...] = ()  # where to draw and check, as fractions of train.steps
+  # A sweep's members that get their own final pictures (losses, panels, curves, modes, samples.gif): the best k
+  # by its ranking; members.png and results.csv show all of them.
+  member_figures: int = 8
   num_samples: int = 1_000_000  # 1-D: generator samples for density estimates
   grid_size: int = 1024  # 1-D
   dstar_steps: int = 1000  # steps to train D to convergence at a panel (the theorem's check); 0: no check
@@ -322,6 +325,7 @@ def _model_data_and_eval_checks(config: Config) -> list[tuple[bool, str]]:
       f'data.source={config.data.source} is {"1-D" if config.data.source == "normal" else "2-D"}: use mlp',
     ),
     (all(0 <= f <= 1 for f in config.eval.panel_fractions), 'eval.panel_fractions must be in [0, 1]'),
+    (config.eval.member_figures >= 0, "eval.member_figures must be 0 or more (a sweep's members drawn, best first)"),
     (
       config.eval.dstar_steps >= 0 and config.eval.dstar_batch_size > 0,
       'eval.dstar_steps must be 0 or more (0: no check) and eval.dstar_batch_size positive',

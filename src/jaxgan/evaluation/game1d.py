@@ -180,10 +180,13 @@ class Evaluator1D:
     return points
 
   def finish(self, population: GANState, members: Sequence[int]) -> dict[int, dict[str, Any]]:
-    """Writes each member's plots; returns its final figures."""
+    """Each member's final figures."""
+    return self.summary(population, members)
+
+  def draw(self, members: Sequence[int]) -> None:
+    """Each of `members`' panels.png and curves.png."""
     for i in members:
       self.save_plots(i)
-    return self.summary(population, members)
 
   def _panels(self, population: GANState, step: int, members: Sequence[int]) -> None:
     """Each member's panel at `step`, with its D checked against D* (with eval.dstar_steps > 0)."""

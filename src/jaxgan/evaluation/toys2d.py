@@ -103,6 +103,7 @@ class Evaluator2D:
     self.kde_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, 1)
     self.panel_steps = {round(f * total_steps) for f in config.panel_fractions}
     self.panels = [read_panels(w / _PANELS_FILE) for w in self.workdirs]  # what an earlier part of this run drew
+    self._final: tuple | None = None  # finish's samples, scores, step and whether D is a probability, for draw
 
   def events(self) -> set[int]:
     """Steps the training loop must stop at: the panels."""
@@ -126,13 +127,16 @@ class Evaluator2D:
     return {i: scores[i] for i in members}
 
   def finish(self, population: GANState, members: Sequence[int]) -> dict[int, dict[str, float]]:
-    """Writes each member's panels.png and modes.png; returns its final mode metrics."""
+    """Each member's final mode metrics (its samples kept for draw)."""
     samples, scores = self.scores(population)
-    probability = population.game.objective in PROBABILISTIC
-    step = step_of(population)
+    self._final = samples, scores, step_of(population), population.game.objective in PROBABILISTIC
+    return {i: scores[i] for i in members}
+
+  def draw(self, members: Sequence[int]) -> None:
+    """Each of `members`' panels.png and modes.png, of the state finish saw."""
+    samples, scores, step, probability = self._final
     for i in members:
       self.save_plots(i, samples[i], scores[i], step, probability)
-    return {i: scores[i] for i in members}
 
   @timing.phase('pictures')
   def save_plots(

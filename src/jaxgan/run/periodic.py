@@ -78,16 +78,26 @@ class Periodic:
       self.writer.write(step, metrics, member=i if self.sweeping else None)
 
   def finish(self, state: GANState) -> list[dict[str, Any]]:
-    """Each member's summary (its final figures and last train/ metrics) and its losses.png."""
+    """Each member's summary (its final figures and last train/ metrics); the pictures of those drawn."""
     final = self.evaluator.finish(self._population(state), self.live())
-    logged = rows_by_member(read_metrics(self.out / 'metrics.jsonl'), len(self.members), self.sweeping)
     summaries = []
-    for i, (out, rows) in enumerate(zip(self.outs, logged, strict=True)):
+    for i in range(len(self.members)):
       trained = {k.removeprefix('train/'): v for k, v in self.metrics[i].items() if k.startswith('train/')}
       diverged = {'diverged_at_step': self.diverged[i]} if i in self.diverged else {}
       summaries.append({**final.get(i, {}), **trained, **diverged})
-      plot_losses(out, rows)
+    drawn = self.drawn(summaries)
+    self.evaluator.draw([i for i in drawn if i in final])
+    logged = rows_by_member(read_metrics(self.out / 'metrics.jsonl'), len(self.members), self.sweeping)
+    for i in drawn:
+      plot_losses(self.outs[i], logged[i])
     return summaries
+
+  def drawn(self, summaries: list[dict[str, Any]]) -> list[int]:
+    """The members whose own pictures are drawn: a single run's one; a sweep's best eval.member_figures by
+    its ranking (members.png shows them all)."""
+    if not self.sweeping:
+      return [0]
+    return population.ranked(summaries, population.ranking(self.members[0]))[: self.members[0].eval.member_figures]
 
   def _population(self, state: GANState) -> GANState:
     """The state as a population: a sweep's itself, a single run's as a population of one."""
@@ -116,7 +126,7 @@ def evaluator(
 
   An evaluator has events() (the steps the loop must stop at), __call__(population, step, members) at every log
   step and finish(population, members) at the end, each returning {member: {name: value}} for the members
-  asked (those not diverged).
+  asked (those not diverged), and draw(members), the final pictures of some of those finish was asked.
   """
   config = configs[0]  # the members differ in nothing the evaluation reads but their seeds
   keys = jnp.stack([jax.random.split(jax.random.key(c.train.seed))[1] for c in configs])
@@ -148,6 +158,10 @@ class _Together:
   def finish(self, population: GANState, members: Sequence[int]) -> dict[int, dict[str, Any]]:
     return _merged([part.finish(population, members) for part in self.parts], members)
 
+  def draw(self, members: Sequence[int]) -> None:
+    for part in self.parts:
+      part.draw(members)
+
 
 def _merged(results: list[dict[int, dict[str, Any]]], members: Sequence[int]) -> dict[int, dict[str, Any]]:
   return {i: {k: v for result in results for k, v in result[i].items()} for i in members}
@@ -168,3 +182,6 @@ class _EachMember:
 
   def finish(self, population: GANState, members: Sequence[int]) -> dict[int, dict[str, Any]]:
     return {i: self.parts[i].finish(member_of(population, i)) for i in members}
+
+  def draw(self, members: Sequence[int]) -> None:
+    """Scores draw no pictures."""

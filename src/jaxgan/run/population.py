@@ -184,7 +184,7 @@ def member_label(member: Mapping[str, Any], index: int) -> str:
 @timing.phase('pictures')
 def draw_members(workdir: Path, members: Sequence[Member], config: Config, summaries: Sequence[Mapping]) -> None:
   """members.png: every member's final picture side by side (1-D: its last panel; 2-D: its samples over the
-  modes; images: its sample grid), titled with its overrides and its first ranking figure."""
+  modes; images: its last sample grid), titled with its overrides and its first ranking figure."""
   from matplotlib.figure import Figure
 
   source = config.data.source
@@ -202,8 +202,8 @@ def draw_members(workdir: Path, members: Sequence[Member], config: Config, summa
       _draw_1d(ax, read_panels(folder / 'panels.npz'))
     elif source in mixtures.MIXTURES:
       _draw_2d(ax, read_panels(folder / 'panels2d.npz'), mixtures.MIXTURES[source])
-    elif (folder / 'samples.png').exists():
-      ax.imshow(images.read_png(folder / 'samples.png').squeeze(), cmap='gray')
+    elif grids := sorted((folder / 'samples').glob('step_*.png')):  # the last grid (samples.png: drawn members')
+      ax.imshow(images.read_png(grids[-1]).squeeze(), cmap='gray')
       ax.axis('off')
     figure = f'\n{key} {summaries[i][key]:.3g}' if key and key in summaries[i] else ''
     ax.set_title(member_label(members[i], i) + figure, fontsize=7)

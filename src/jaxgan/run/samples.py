@@ -54,6 +54,7 @@ class SampleGrids:
     for workdir in self.workdirs:
       (workdir / 'samples').mkdir(exist_ok=True)
     self.steps = {*range(every, total_steps, every), total_steps}
+    self._final_step = total_steps  # finish's
 
   def events(self) -> set[int]:
     return self.steps
@@ -80,21 +81,21 @@ class SampleGrids:
     return {i: {} for i in members}
 
   def finish(self, population: GANState, members: Sequence[int]) -> dict[int, dict[str, float]]:
-    """The grid of the final (or stopped-at) step, and each member's samples.gif of all its grids and
-    samples.png of the last, each captioned with its step."""
-    step = step_of(population)
-    self._draw(population, step, [i for i in members if not self._file(i, step).exists()])
-    self._animate(step, members)
+    """The grid of the final (or stopped-at) step of every member."""
+    self._final_step = step_of(population)
+    self._draw(population, self._final_step, [i for i in members if not self._file(i, self._final_step).exists()])
     return {i: {} for i in members}
 
   @timing.phase('pictures')
-  def _animate(self, step: int, members: Sequence[int]) -> None:
+  def draw(self, members: Sequence[int]) -> None:
+    """Each of `members`' samples.gif of all its grids up to finish's step and samples.png of the last, each
+    captioned with its step."""
     for i in members:
       drawn = sorted((int(f.stem.removeprefix('step_')), f) for f in (self.workdirs[i] / 'samples').glob('step_*.png'))
       pictures = [
         images.caption(images.read_png(f), f'step {drawn_at}')
         for drawn_at, f in drawn
-        if drawn_at <= step  # not those of a later, interrupted part of the run
+        if drawn_at <= self._final_step  # not those of a later, interrupted part of the run
       ]
       images.save_gif(self.workdirs[i] / 'samples.gif', pictures)
       images.save_png(self.workdirs[i] / 'samples.png', pictures[-1])

@@ -163,15 +163,18 @@ def main() -> None:
   rows = []
   print('| config | steps | N | sweep (process) | N processes | speed-up | sweep, in-process | N runs | speed-up |')
   print('|---|---|---|---|---|---|---|---|---|')
+  splits = []  # the split table's rows: every sweep's, and the one-member reference's where it was not asked for
   for config in args.configs:
     one = None
     if 1 not in args.members:
       with tempfile.TemporaryDirectory() as scratch:
         one = sweep_process(config, 1, steps.get(config, 0), args.set, scratch)
+      splits.append({'config': config, 'members': 1, 'sweep_process_s': one['process_s'], 'split': split(one, one, 1)})
     for members in sorted(args.members):
       row = measure(config, members, steps.get(config, 0), args.set, args.baseline_runs, not args.no_in_process, one)
       one = one or row['sweep']
       rows.append(row)
+      splits.append(row)
       scaled = '' if row['baseline_runs_timed'] == members else f' ({row["baseline_runs_timed"]} timed)'
       print(
         f'| {config} | {row["steps"] or "config"} | {members} | {row["sweep_process_s"]:.1f} s | '
@@ -184,7 +187,7 @@ def main() -> None:
         ),
         flush=True,
       )
-  print_split(rows)
+  print_split(splits)
   if args.out:
     Path(args.out).write_text(json.dumps({'cpu': _cpu_model(), 'rows': rows}, indent=2) + '\n')
 

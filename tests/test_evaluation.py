@@ -171,13 +171,15 @@ def test_time_budget_fits_the_decaying_schedule(tmp_path, monkeypatch):
 
 
 def test_a_sweep_ranks_its_members_by_their_scores(tmp_path):
+  """The members are scored together (their 200 images each embedded in shared batches of 250, one member's
+  split across two), each as it is scored alone."""
   config = config_lib.get_config(
     'digits',
     *SCORED[1:6],
     'train.steps=40',
     'eval.metrics=fid,classes',
     'eval.every=0',
-    'eval.num_fake=300',
+    'eval.num_fake=200',
     'eval.num_real=300',
   )
   summary = sweep(config, product(train__seed=[0, 1], optim__g_lr=[4e-4]), tmp_path, progress=False)
@@ -191,4 +193,7 @@ def test_a_sweep_ranks_its_members_by_their_scores(tmp_path):
     assert int(state.step) == 40 and state.step.ndim == 0
   with pytest.raises(evaluation.EvalError, match='holds a sweep of 2 members; score one member at a time'):
     jaxgan.evaluate_run(tmp_path)
-  assert jaxgan.evaluate_run(tmp_path, member=1, metrics=('fid',))['fid'] == pytest.approx(fids[1])
+  for i in range(2):
+    alone = jaxgan.evaluate_run(tmp_path, member=i, metrics=('fid', 'classes'))
+    assert alone['fid'] == pytest.approx(fids[i], rel=1e-4)
+    assert alone['classes_covered'] == summary['members'][i]['classes_covered']

@@ -39,7 +39,7 @@ import hashlib
 import json
 import os
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -163,22 +163,30 @@ def embed(extractor: Extractor, batches: Iterator[np.ndarray | jax.Array], keep:
   extractor compiles for few shapes."""
   embedded = _Embedded(keep)
   for batch in batches:
-    images = jnp.asarray(batch)
-    if images.dtype == jnp.uint8:
-      images = images.astype(jnp.float32) / 127.5 - 1
-    size = min(_BATCH, 1 << (len(images) - 1).bit_length())  # a power of two: few shapes to compile
-    padded = jnp.pad(images, [(0, size - len(images))] + [(0, 0)] * (images.ndim - 1))
-    features, logits = extractor.embed(padded)
-    embedded.add(features[: len(images)], logits[: len(images)])
+    embedded.add(*_embedded_batch(extractor, batch))
   return embedded.arrays()
 
 
-@jax.jit
-def _generated(state: GANState, key: jax.Array, labels: jax.Array | None) -> jax.Array:
+def _embedded_batch(extractor: Extractor, batch: np.ndarray | jax.Array) -> tuple[jax.Array, jax.Array]:
+  """(features, logits) of at most _BATCH images, padded for the extractor to a power of two (or _BATCH)."""
+  images = jnp.asarray(batch)
+  if images.dtype == jnp.uint8:
+    images = images.astype(jnp.float32) / 127.5 - 1
+  size = min(_BATCH, 1 << (len(images) - 1).bit_length())  # a power of two: few shapes to compile
+  padded = jnp.pad(images, [(0, size - len(images))] + [(0, 0)] * (images.ndim - 1))
+  features, logits = extractor.embed(padded)
+  return features[: len(images)], logits[: len(images)]
+
+
+def _generated_images(state: GANState, key: jax.Array, labels: jax.Array | None) -> jax.Array:
   """A batch of the EMA generator's images (of the classes `labels`, for a conditional one), quantised to
   uint8 levels as stored images are, in [-1, 1]."""
   images = generate(state, state.sample_latent(key, _BATCH), labels)
   return jnp.round((jnp.clip(images, -1, 1) + 1) * 127.5) / 127.5 - 1
+
+
+_generated = jax.jit(_generated_images)
+_members_generated = jax.jit(jax.vmap(_generated_images, in_axes=(0, None, None)))  # a population's: [M, B, ...]
 
 
 def requested_classes(state: GANState, num: int) -> np.ndarray | None:
@@ -351,18 +359,46 @@ class Evaluation:
       self._real = reference_features(self.extractor, self.source, self.reference, self.num_real, self._keep)
     return self._real
 
-  def __call__(self, state: GANState) -> dict[str, float]:
-    """The scores of the EMA generator of `state` (a single run's, or a sweep member's)."""
+  def _check_generator(self, state: GANState) -> None:
     one = jax.random.key(0)
     shape = jax.eval_shape(lambda s: generate(s, s.sample_latent(one, 1), s.sample_labels(one, 1)), state).shape[1:]
     _check_shape(self.extractor, shape, "the generator's images")
     conditional = set(CONDITIONAL_SCORES) & set(self.metrics)
     if conditional and not state.num_classes:
       raise EvalError(f'{" and ".join(sorted(conditional))} score a class-conditional generator; this one is not')
-    fake = embed(self.extractor, generated_batches(state, self.num_fake), self._keep)
+
+  def _scores(self, fake: dict[str, np.ndarray], state: GANState) -> dict[str, float]:
     if state.num_classes:
       fake['labels'] = requested_classes(state, self.num_fake)
     return compute(self.real(), fake, self.metrics)
+
+  def __call__(self, state: GANState) -> dict[str, float]:
+    """The scores of the EMA generator of `state` (a single run's, or a sweep member's)."""
+    self._check_generator(state)
+    return self._scores(embed(self.extractor, generated_batches(state, self.num_fake), self._keep), state)
+
+  def score_members(self, population: GANState, members: Sequence[int]) -> dict[int, dict[str, float]]:
+    """The scores of `members` of a population (leaves [M, ...]), each the images __call__ scores of it alone:
+    each batch generated for all of them in one vmapped call, then embedded _BATCH images at a time across
+    members."""
+    if not members:
+      return {}
+    chosen = jax.tree.map(lambda leaf: leaf[np.asarray(members)], population)
+    first = jax.tree.map(lambda leaf: leaf[0], chosen)
+    self._check_generator(first)
+    embedded = [_Embedded(self._keep) for _ in members]
+    key, classes = jax.random.key(FAKE_SEED), requested_classes(first, self.num_fake + _BATCH)
+    for i, start in enumerate(range(0, self.num_fake, _BATCH)):
+      labels = None if classes is None else jnp.asarray(classes[start : start + _BATCH])
+      images = _members_generated(chosen, jax.random.fold_in(key, i), labels)[:, : self.num_fake - start]
+      each, flat = images.shape[1], images.reshape(-1, *images.shape[2:])  # member m's: [m * each, (m + 1) * each)
+      for lo in range(0, len(flat), _BATCH):
+        features, logits = _embedded_batch(self.extractor, flat[lo : lo + _BATCH])
+        hi = lo + len(features)
+        for m in range(lo // each, (hi - 1) // each + 1):
+          a, b = max(lo, m * each) - lo, min(hi, (m + 1) * each) - lo
+          embedded[m].add(features[a:b], logits[a:b])
+    return {i: self._scores(e.arrays(), first) for i, e in zip(members, embedded, strict=True)}
 
   def score_images(self, images: np.ndarray) -> dict[str, float]:
     """The scores of uint8 images [N, H, W, C] (all of them) against the reference."""

@@ -41,10 +41,18 @@ class Scoring:
   def events(self) -> set[int]:
     return self.steps
 
-  def _score(self, state: GANState, step: int) -> dict[str, float]:
-    if self._last and self._last[0] == step:
+  def scores_at(self, step: int) -> bool:
+    """Whether this scorer, called at `step`, would score anew (a score of the finished step included)."""
+    return not (self._last and self._last[0] == step)
+
+  def due(self, step: int) -> bool:
+    """Whether __call__ at `step` scores anew."""
+    return self._started and step in self.steps and self.scores_at(step)
+
+  def _score(self, state: GANState, step: int, result: dict[str, float] | None) -> dict[str, float]:
+    if not self.scores_at(step):
       return self._last[1]
-    result = self.evaluation(state)
+    result = self.evaluation(state) if result is None else result
     self._last = (step, result)
     metric = self.settings.best_metric
     if self.checkpoints and better(metric, result[metric], self.best and self.best['value']):
@@ -54,13 +62,15 @@ class Scoring:
       write_atomically(self.best_file, lambda path: path.write_text(json.dumps(described, indent=2) + '\n'))
     return result
 
-  def __call__(self, state: GANState, step: int) -> dict[str, float]:
+  def __call__(self, state: GANState, step: int, result: dict[str, float] | None = None) -> dict[str, float]:
+    """The scores at `step` if due (`result`: those computed already, with the population's), else {}."""
     started, self._started = self._started, True
-    return self._score(state, step) if started and step in self.steps else {}  # not at the loop's start
+    return self._score(state, step, result) if started and step in self.steps else {}  # not at the loop's start
 
-  def finish(self, state: GANState) -> dict[str, Any]:
-    """The scores of the final (or stopped-at) step, their protocol, and the best step's."""
-    result = self._score(state, step_of(state))
+  def finish(self, state: GANState, result: dict[str, float] | None = None) -> dict[str, Any]:
+    """The scores of the final (or stopped-at) step (`result`: computed already), their protocol, and the best
+    step's."""
+    result = self._score(state, step_of(state), result)
     return {**result, 'eval_protocol': self.evaluation.protocol, **({'best': self.best} if self.best else {})}
 
 

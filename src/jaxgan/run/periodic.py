@@ -18,7 +18,7 @@ from jaxgan.data.sources import MixtureSource, NormalSource, Source
 from jaxgan.evaluation.game1d import Evaluator1D
 from jaxgan.evaluation.scoring import Evaluation
 from jaxgan.evaluation.toys2d import Evaluator2D
-from jaxgan.game.state import GANState, schedules
+from jaxgan.game.state import GANState, schedules, step_of
 from jaxgan.game.state import member as member_of
 from jaxgan.run import population
 from jaxgan.run.evaluate import Scoring
@@ -140,7 +140,7 @@ def evaluator(
     return grids
   keep_best = jax.process_count() == 1
   scorers = [Scoring(c, scores, out, keep_best=keep_best) for c, out in zip(configs, outs, strict=True)]
-  return _Together(grids, _EachMember(scorers))
+  return _Together(grids, _Scored(scorers, scores))
 
 
 class _Together:
@@ -167,21 +167,25 @@ def _merged(results: list[dict[int, dict[str, Any]]], members: Sequence[int]) ->
   return {i: {k: v for result in results for k, v in result[i].items()} for i in members}
 
 
-class _EachMember:
-  """Evaluators of one member each, as one evaluator of the population: the image scores, which take each
-  member in turn (their extractor's batches already fill the device)."""
+class _Scored:
+  """The image scorers of a population's members (one Scoring each, with its best checkpoint) as one evaluator:
+  the members due are scored together (Evaluation.score_members: their images generated in one vmapped call a
+  batch, embedded in shared calls of the extractor), then each result goes to its member's scorer."""
 
-  def __init__(self, parts: list[Any]):
-    self.parts = parts
+  def __init__(self, parts: list[Scoring], evaluation: Evaluation):
+    self.parts, self.evaluation = parts, evaluation
 
   def events(self) -> set[int]:
     return set().union(*(part.events() for part in self.parts))
 
   def __call__(self, population: GANState, step: int, members: Sequence[int]) -> dict[int, dict[str, float]]:
-    return {i: self.parts[i](member_of(population, i), step) for i in members}
+    results = self.evaluation.score_members(population, [i for i in members if self.parts[i].due(step)])
+    return {i: self.parts[i](member_of(population, i), step, results.get(i)) for i in members}
 
   def finish(self, population: GANState, members: Sequence[int]) -> dict[int, dict[str, Any]]:
-    return {i: self.parts[i].finish(member_of(population, i)) for i in members}
+    step = step_of(population)
+    results = self.evaluation.score_members(population, [i for i in members if self.parts[i].scores_at(step)])
+    return {i: self.parts[i].finish(member_of(population, i), results.get(i)) for i in members}
 
   def draw(self, members: Sequence[int]) -> None:
     """Scores draw no pictures."""

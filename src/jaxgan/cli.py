@@ -33,13 +33,12 @@ def _enable_compilation_cache() -> None:
   """Keeps compiled programs between runs in $JAXGAN_COMPILATION_CACHE (default ~/.cache/jaxgan/xla; 'off'
   for none), so a repeated or resumed run, or a second sweep of the same shapes, skips most compiling: every
   program (a run compiles some ninety, most small, each read back in a quarter of its compile time), unless
-  JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS says otherwise; the least recently used go past 1 GiB."""
+  JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS says otherwise."""
   import jax
 
   cache = os.environ.get('JAXGAN_COMPILATION_CACHE', str(Path.home() / '.cache' / 'jaxgan' / 'xla'))
   if cache != 'off':
     jax.config.update('jax_compilation_cache_dir', cache)
-    jax.config.update('jax_compilation_cache_max_size', 2**30)
     if 'JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS' not in os.environ:  # jax reads it itself
       jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
 

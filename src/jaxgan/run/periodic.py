@@ -74,8 +74,7 @@ class Periodic:
       self.metrics[i] = metrics
     for i, scored in self.evaluator(self._population(state), step, self.live()).items():
       self.metrics[i] |= {f'eval/{name}': value for name, value in scored.items()}
-    for i, metrics in enumerate(self.metrics):
-      self.writer.write(step, metrics, member=i if self.sweeping else None)
+    self.writer.write(step, self.metrics, sweep=self.sweeping)
 
   def finish(self, state: GANState) -> list[dict[str, Any]]:
     """Each member's summary (its final figures and last train/ metrics); the pictures of those drawn."""

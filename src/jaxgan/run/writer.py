@@ -61,12 +61,16 @@ class MetricWriter:
     self._bar = tqdm(total=total_steps, initial=start_step, unit='step', file=sys.stderr, disable=not progress)
 
   @timing.phase('files')
-  def write(self, step: int, metrics: dict[str, float], member: int | None = None) -> None:
-    """One row of metrics.jsonl (of a sweep's `member`)."""
-    self._file.write(json.dumps({'step': step, **({'member': member} if member is not None else {}), **metrics}) + '\n')
+  def write(self, step: int, rows: list[dict[str, float]], sweep: bool = False) -> None:
+    """The rows of metrics.jsonl at `step`, in one write: a single run's one, or a sweep's one a member (with
+    its `member` field); the progress bar shows the first."""
+    numbered = [{'step': step, **({'member': i} if sweep else {}), **metrics} for i, metrics in enumerate(rows)]
+    self._file.write(''.join(json.dumps(row) + '\n' for row in numbered))
     self._file.flush()
-    for name, value in metrics.items():
-      self._tb[member or 0].add_scalar(name, value, step)
+    for tb, metrics in zip(self._tb, rows, strict=True):
+      for name, value in metrics.items():
+        tb.add_scalar(name, value, step)
+    metrics = rows[0]
     shown = {label: f'{metrics[key]:.3g}' for label, key in self._SHOWN.items() if key in metrics}
     if 'perf/images_per_second' in metrics:
       shown['img/s'] = f'{metrics["perf/images_per_second"]:.0f}'

@@ -194,6 +194,4 @@ def test_a_sweep_ranks_its_members_by_their_scores(tmp_path):
   with pytest.raises(evaluation.EvalError, match='holds a sweep of 2 members; score one member at a time'):
     jaxgan.evaluate_run(tmp_path)
   for i in range(2):
-    alone = jaxgan.evaluate_run(tmp_path, member=i, metrics=('fid', 'classes'))
-    assert alone['fid'] == pytest.approx(fids[i], rel=1e-4)
-    assert alone['classes_covered'] == summary['members'][i]['classes_covered']
+    assert jaxgan.evaluate_run(tmp_path, member=i, metrics=('fid',))['fid'] == pytest.approx(fids[i], rel=1e-4)

@@ -126,6 +126,7 @@ def test_a_stopped_run_with_every_ramp_resumes_bitwise(tmp_path):
   assert_stopped_run_resumes_bitwise(config_lib.get_config('digits', *TINY, *RAMPS), tmp_path, 20, 5)
 
 
+@pytest.mark.slow  # CI: the ramps' resume-free run above, and test_family's and test_regularisers' populations
 def test_a_population_member_with_ramps_equals_its_run_alone():
   """Members differing in b2 (the ramp's start), the penalty weight and the EMA decay, all ramped."""
   configs = [

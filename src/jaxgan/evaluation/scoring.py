@@ -383,7 +383,8 @@ class Evaluation:
     members."""
     if not members:
       return {}
-    chosen = jax.tree.map(lambda leaf: leaf[np.asarray(members)], population)
+    every = list(members) == list(range(len(population.step)))
+    chosen = population if every else jax.tree.map(lambda leaf: leaf[np.asarray(members)], population)
     first = jax.tree.map(lambda leaf: leaf[0], chosen)
     self._check_generator(first)
     embedded = [_Embedded(self._keep) for _ in members]

@@ -95,9 +95,8 @@ class OptimConfig:
   b2: float = 0.999  # Adam only
   schedule: Literal['constant', 'cosine', 'linear'] = 'constant'
   final_lr_fraction: float = 0.0
-  b2_final: float = (
-    0.0  # Adam's beta2 after train.steps, reached from b2 by a cosine (R3GAN: 0.9 to 0.99); 0: b2 all along
-  )
+  # Adam's beta2 after train.steps, reached from b2 by a cosine (R3GAN: 0.9 to 0.99); 0: b2 all along.
+  b2_final: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)

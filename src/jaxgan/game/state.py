@@ -173,6 +173,14 @@ def cosine_ramp(
   return start + (end - start) * jnp.sin(0.5 * jnp.pi * progress) ** 2  # 1 - (1 + cos(pi p)) / 2, exact near 0
 
 
+def penalty_weight(
+  weight: jax.typing.ArrayLike, final_fraction: float, step: jax.typing.ArrayLike, steps: int
+) -> jax.Array:
+  """The penalty weight in round `step`: `weight`, or on its cosine to final_fraction x weight over `steps`."""
+  weight = jnp.asarray(weight, jnp.float32)
+  return weight if final_fraction == 1 else weight * cosine_ramp(1.0, final_fraction, step, steps)
+
+
 def ema_decay(
   decay: jax.typing.ArrayLike, rampup: Literal['none', 'linear', 'cosine'], step: jax.typing.ArrayLike, steps: int
 ) -> jax.Array:
@@ -202,7 +210,7 @@ def schedules(config: Config, step: int) -> dict[str, float]:
   if optim.b2_final:
     values['b2'] = cosine_ramp(optim.b2, optim.b2_final, step, steps)
   if game.penalty_final_fraction != 1 and game.penalty != 'none':
-    values['penalty_weight'] = game.penalty_weight * cosine_ramp(1.0, game.penalty_final_fraction, step, steps)
+    values['penalty_weight'] = penalty_weight(game.penalty_weight, game.penalty_final_fraction, step, steps)
   if game.ema_rampup != 'none':
     values['ema_decay'] = ema_decay(game.ema_decay, game.ema_rampup, step, steps)
   return {name: float(value) for name, value in values.items()}

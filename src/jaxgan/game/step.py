@@ -51,7 +51,7 @@ from jaxgan.game.augment import diff_augment, instance_noise, pack
 from jaxgan.game.losses import WITH_LABELS, GANObjective, get_objective, value_function
 from jaxgan.game.penalties import get_penalty
 from jaxgan.game.regularisers import consistency_term, lecam_anchors, lecam_term, path_length_term
-from jaxgan.game.state import GANState, Variables, cosine_ramp, ema_decay, learning_rate
+from jaxgan.game.state import GANState, Variables, cosine_ramp, ema_decay, learning_rate, penalty_weight
 
 Metrics = dict[str, jax.Array]
 Batch = jax.Array | tuple[jax.Array, jax.Array]  # samples, uint8 images or indices; with labels [..., B] beside
@@ -106,9 +106,7 @@ def _penalty(
 
   def term() -> jax.Array:
     values = sum(part(name) for name in (('r1', 'r2') if game.penalty == 'r1_r2' else (game.penalty,)))
-    weight = state.hparams['penalty_weight']
-    if game.penalty_final_fraction != 1:
-      weight = weight * cosine_ramp(1.0, game.penalty_final_fraction, state.step, state.steps)
+    weight = penalty_weight(state.hparams['penalty_weight'], game.penalty_final_fraction, state.step, state.steps)
     return weight * game.penalty_every * values
 
   if game.penalty_every == 1:

@@ -34,6 +34,8 @@ def test_the_bound_is_one_members_fixed_costs_plus_the_sweeps_arithmetic():
     'files_s': 3.0,
     'compile_s': 20.0,
     'startup_s': 1.0,
+    'programs_compiled': 3,
+    'programs_from_cache': 90,
   }
   s = sweep_bench.split(sweep, one, 64)
   fixed = 20.0 - (2.0 + 5.0 + 1.0 + 0.5)  # the one-member process less what grows with N
@@ -43,3 +45,4 @@ def test_the_bound_is_one_members_fixed_costs_plus_the_sweeps_arithmetic():
   assert s['member_step_ms'] == pytest.approx(2.0) and s['n_member_steps_ms'] == pytest.approx(128.0)
   assert s['vmapped_step_ms'] == pytest.approx(60.0)
   assert s['checkpoints'] == 0.0 and s['pictures'] == 10.0  # a phase the sweep did not report counts as 0
+  assert s['programs'] == '3 + 90'

@@ -231,6 +231,27 @@ def test_command_line_sweep(tmp_path):
     jaxgan.load(workdir, member=4)
 
 
+def test_a_sweep_compiles_its_programs_once_whatever_its_size_and_a_second_one_reads_them_all(tmp_path, monkeypatch):
+  """jaxgan-train's sweeps as whole processes, with their own compilation cache: 3 members compile as many programs
+  as 2 (none per member), and a second sweep of the same shapes (other seeds) compiles none of them."""
+  monkeypatch.delenv('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS')  # jaxgan-train's own threshold, not the tests'
+
+  def programs(seeds: str, cache: str) -> dict:
+    workdir = tmp_path / f'seeds-{seeds}'
+    command = ['--config', 'gaussian1d', '--workdir', str(workdir), *(f'--set={a}' for a in SMALL)]
+    env = {**os.environ, 'JAXGAN_COMPILATION_CACHE': str(tmp_path / cache)}
+    done = subprocess.run(
+      [sys.executable, '-m', 'jaxgan.cli', *command, '--sweep', f'train.seed={seeds}'], capture_output=True, env=env
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    timings = json.loads((workdir / 'timings.json').read_text())
+    return {k: timings[k] for k in ('programs_compiled', 'programs_from_cache')}
+
+  two, three = programs('0,1', 'cache-a'), programs('2,3,4', 'cache-b')
+  assert two == three and two['programs_from_cache'] == 0 and two['programs_compiled'] > 10
+  assert programs('5,6,7', 'cache-b') == {'programs_compiled': 0, 'programs_from_cache': three['programs_compiled']}
+
+
 @pytest.mark.skipif(os.name != 'posix', reason='fake devices in a subprocess')
 def test_members_split_over_eight_devices(tmp_path):
   """8 fake CPU devices: a population of 4 on a (members 4, data 2) mesh, each leaf split along the members, the

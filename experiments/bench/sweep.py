@@ -26,7 +26,8 @@ arithmetic bound: what a sweep of N would take if only its members' arithmetic
 grew with N, that is a one-member sweep's fixed costs (its whole process less
 its steps, evaluation, pictures and files) plus the N-member sweep's own steps
 and evaluation. Beside it, N x one member's step time (from the one-member
-sweep) against one vmapped step of all N: what vmapping gains on this device.
+sweep) against one vmapped step of all N: what vmapping gains on this device;
+and the programs the sweep compiled and those the compilation cache served.
 """
 
 import argparse
@@ -114,6 +115,7 @@ def split(sweep: dict, one: dict, members: int) -> dict:
     'member_step_ms': 1e3 * one['steps_s'] / one['rounds'],
     'n_member_steps_ms': 1e3 * members * one['steps_s'] / one['rounds'],
     'vmapped_step_ms': 1e3 * sweep['steps_s'] / sweep['rounds'],
+    'programs': f'{sweep.get("programs_compiled", 0)} + {sweep.get("programs_from_cache", 0)}',
   }
 
 
@@ -197,16 +199,16 @@ def print_split(rows: list[dict]) -> None:
   print()
   print(
     '| config | N | sweep | ' + ' | '.join(PHASES) + ' | process start | bound | sweep / bound | N x member step |'
-    ' vmapped step |'
+    ' vmapped step | programs compiled + from cache |'
   )
-  print('|---|---|---|' + '---|' * (len(PHASES) + 5))
+  print('|---|---|---|' + '---|' * (len(PHASES) + 6))
   for row in rows:
     s = row['split']
     phases = ' | '.join(f'{s[k]:.1f}' for k in PHASES)
     print(
       f'| {row["config"]} | {row["members"]} | {row["sweep_process_s"]:.1f} | {phases} | {s["process_start_s"]:.1f} | '
       f'{s["bound_s"]:.1f} | **{s["sweep_over_bound"]:.2f}x** | {s["n_member_steps_ms"]:.2f} ms | '
-      f'{s["vmapped_step_ms"]:.2f} ms |',
+      f'{s["vmapped_step_ms"]:.2f} ms | {s["programs"]} |',
       flush=True,
     )
 

@@ -11,7 +11,7 @@ It writes into the workdir:
   panels.png, modes.png                 for the 2-D mixtures (ring8, grid25);
   members.json, members/NNN/, results.csv, members.png    for a sweep (jaxgan.run.population);
   timings.json      where the wall time went, by phase (jaxgan.timing): start-up, compilation, steps,
-                    evaluation, pictures, files, checkpoints.
+                    evaluation, pictures, files, checkpoints; the programs compiled and read from the cache.
 
 The loop below reads top to bottom: open the run (opening), train it chunk by chunk between log
 steps (stepping), do the periodic work at each (periodic), and finish (finishing).

@@ -205,7 +205,11 @@ def main(argv: list[str] | None = None) -> None:
   torch_device = 'cuda' if gpu else 'cpu'
   torch.manual_seed(0)
 
-  print(f'device: {device_name()}; jax {jax.__version__}, torch {torch.__version__}, {time.strftime("%Y-%m-%d")}')
+  precision = jax.config.jax_default_matmul_precision or 'default'
+  print(
+    f'device: {device_name()}; jax {jax.__version__} (float32 precision: {precision}), torch {torch.__version__}, '
+    f'{time.strftime("%Y-%m-%d")}'
+  )
   for arch in args.arch:
     g_macs, d_macs = layer_macs(arch)
     xla_g, xla_d = xla_forward_macs(arch)

@@ -1,9 +1,11 @@
 #!/bin/bash
 # The GPU checks of one device lease, in order of importance, within one time budget:
-#   0. a profile of a 64-member ring8 sweep (cProfile, $OUT/sweep_ring8.prof);
-#   1. (after MNIST's bench.py rows) the sweep benchmark at N = 64 on a toy (ring8) and on the 1-D game (the 50x target);
-#   2. bench.py's rows: MNIST at 256 (first: no row of it yet), DCGAN64 at batch 1024 (the 30%-of-bf16-peak
-#      target) and at 64.
+#   1. bench.py's MNIST rows at batch 256 (no row of them yet);
+#   2. the sweep benchmark at N = 64 on ring8 (the 50x target; its split by phase and arithmetic bound);
+#   3. bench.py's DCGAN64 rows at batch 1024 (the 30%-of-bf16-peak and float32 >= 1x PyTorch targets), then the
+#      same with JAX_DEFAULT_MATMUL_PRECISION=tensorfloat32 (is XLA's default float32 convolution precision slower
+#      than PyTorch's TF32?);
+#   4. the sweep benchmark at N = 64 on the 1-D game, and DCGAN64 at batch 64.
 # Run from the repository root on a machine without jaxgan installed:
 #   OUT=/some/dir bash experiments/bench/gpu.sh [BUDGET_SECONDS]
 # Wheels missing there (tensorboardX) are installed from .whl/ when it exists. Logs and JSON land in $OUT.
@@ -35,15 +37,14 @@ stage() {
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv | tee -a "$out/gpu.log"
 python3 -c "import jax, flax, optax; print('jax', jax.__version__, 'flax', flax.__version__, 'optax', optax.__version__, jax.devices())" 2>&1 | tail -1 | tee -a "$out/gpu.log"
 
-# Where a 64-member sweep's time goes on this machine (the lease of 2026-12-04 saw it take over 150 s).
-stage profile_ring8 150 python3 -m cProfile -o "$out/sweep_ring8.prof" -m jaxgan.cli --config ring8 --steps 2000 \
-  --workdir /tmp/profiled --sweep train.seed=$(seq -s, 0 63)
 bench="env XLA_PYTHON_CLIENT_MEM_FRACTION=0.45 python3 experiments/bench/bench.py" # PyTorch shares the card
 stage bench_mnist_256 80 $bench --arch mnist --batch 256 --steps 20 --rounds 3
-stage sweep_ring8 200 python3 experiments/bench/sweep.py --configs ring8 --members 64 --steps --baseline-runs 2 \
-  --no-in-process --out "$out/sweep_ring8.json"
+stage sweep_ring8 200 python3 experiments/bench/sweep.py --configs ring8 --members 64 --steps ring8=5000 \
+  --baseline-runs 2 --no-in-process --out "$out/sweep_ring8.json"
+stage bench_dcgan64_1024 140 $bench --arch dcgan64 --batch 1024 --steps 10 --rounds 3
+stage bench_dcgan64_1024_tf32 110 env JAX_DEFAULT_MATMUL_PRECISION=tensorfloat32 $bench --arch dcgan64 --batch 1024 \
+  --steps 10 --rounds 3
 stage sweep_gaussian1d 120 python3 experiments/bench/sweep.py --configs gaussian1d --members 64 --baseline-runs 2 \
   --no-in-process --out "$out/sweep_gaussian1d.json"
-stage bench_dcgan64_1024 140 $bench --arch dcgan64 --batch 1024 --steps 10 --rounds 3
 stage bench_dcgan64_64 80 $bench --arch dcgan64 --batch 64 --steps 20 --rounds 3
 echo "== done after ${SECONDS} s" | tee -a "$out/gpu.log"

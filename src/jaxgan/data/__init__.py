@@ -20,6 +20,7 @@ from jaxgan.data.sources import (
   fit_image,
   make_source,
   subset,
+  to_unit_range,
 )
 
 __all__ = [
@@ -32,4 +33,5 @@ __all__ = [
   'fit_image',
   'make_source',
   'subset',
+  'to_unit_range',
 ]

@@ -137,7 +137,12 @@ class ImageSource:
     return indices.reshape(num_steps, batch_size)
 
   def batches(self, start: int, num_steps: int, batch_size: int) -> np.ndarray:
-    return self.images[self.indices(start, num_steps, batch_size)].astype(np.float32) / 127.5 - 1.0
+    return to_unit_range(self.images[self.indices(start, num_steps, batch_size)])
+
+
+def to_unit_range(images: np.ndarray | jax.Array) -> np.ndarray | jax.Array:
+  """uint8 images (numpy or jax) as float32 in [-1, 1], x / 127.5 - 1, the range players see; others unchanged."""
+  return images.astype(np.float32) / 127.5 - 1.0 if images.dtype == np.uint8 else images
 
 
 def subset(source: ImageSource, num: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:

@@ -29,6 +29,8 @@ import numpy as np
 import optax
 from jax.typing import ArrayLike
 
+from jaxgan.data.sources import to_unit_range
+
 CLASSIFIER_VERSION = 1  # bump when the architecture or the training changes: it is part of the cache key
 _SMALLEST_SIDE = 4  # stop downsampling once a feature map's side is this small
 
@@ -119,7 +121,7 @@ class Classifier:
     features, logits = [], []
     for start in range(0, len(images), batch_size):
       batch = images[start : start + batch_size]
-      batch = batch.astype(np.float32) / 127.5 - 1.0 if batch.dtype == np.uint8 else batch.astype(np.float32)
+      batch = to_unit_range(batch).astype(np.float32)
       padded = np.concatenate([batch, np.zeros((size - len(batch), *self.image_shape), np.float32)])
       f, y = self.features(padded)
       features.append(np.asarray(f[: len(batch)]))
@@ -204,7 +206,7 @@ def _train_step(
   """One Adam step on a batch drawn with fold_in(key, step), shifted at random; returns the loss too."""
   k_batch, k_shift = jax.random.split(jax.random.fold_in(key, step))
   idx = jax.random.randint(k_batch, (training.batch_size,), 0, labels.shape[0])
-  x = _shift(k_shift, images[idx].astype(jnp.float32) / 127.5 - 1.0, training.shift)
+  x = _shift(k_shift, to_unit_range(images[idx]), training.shift)
 
   def loss_fn(params: dict) -> jax.Array:
     logits = training.module.apply({'params': params}, x)[1]

@@ -58,7 +58,7 @@ from jaxgan.config import (
   score_results,
 )
 from jaxgan.data.prepared import cache_dir
-from jaxgan.data.sources import DataError, ImageSource, as_nhwc, make_source, subset
+from jaxgan.data.sources import DataError, ImageSource, as_nhwc, make_source, subset, to_unit_range
 from jaxgan.evaluation import scores
 from jaxgan.files import write_atomically
 from jaxgan.game.state import GANState, generate
@@ -169,9 +169,7 @@ def embed(extractor: Extractor, batches: Iterator[np.ndarray | jax.Array], keep:
 
 def _embedded_batch(extractor: Extractor, batch: np.ndarray | jax.Array) -> tuple[jax.Array, jax.Array]:
   """(features, logits) of at most _BATCH images, padded for the extractor to a power of two (or _BATCH)."""
-  images = jnp.asarray(batch)
-  if images.dtype == jnp.uint8:
-    images = images.astype(jnp.float32) / 127.5 - 1
+  images = to_unit_range(jnp.asarray(batch))
   size = min(_BATCH, 1 << (len(images) - 1).bit_length())  # a power of two: few shapes to compile
   padded = jnp.pad(images, [(0, size - len(images))] + [(0, 0)] * (images.ndim - 1))
   features, logits = extractor.embed(padded)
@@ -194,14 +192,19 @@ def requested_classes(state: GANState, num: int) -> np.ndarray | None:
   return np.arange(num, dtype=np.int32) % state.num_classes if state.num_classes else None
 
 
-def generated_batches(state: GANState, num: int, seed: int = FAKE_SEED) -> Iterator[jax.Array]:
-  """num images of the run's EMA generator, in batches (of the classes in turn, for a conditional one);
-  batch i drawn with fold_in(key(seed), i)."""
+def _draws(state: GANState, num: int, seed: int) -> Iterator[tuple[int, jax.Array, jax.Array | None]]:
+  """(start, key, labels) of each batch of num scored images: batch i drawn with fold_in(key(seed), i), of the
+  classes in turn for a conditional generator."""
   key = jax.random.key(seed)
   classes = requested_classes(state, num + _BATCH)
   for i, start in enumerate(range(0, num, _BATCH)):
-    labels = None if classes is None else jnp.asarray(classes[start : start + _BATCH])
-    yield _generated(state, jax.random.fold_in(key, i), labels)[: num - start]
+    yield start, jax.random.fold_in(key, i), None if classes is None else jnp.asarray(classes[start : start + _BATCH])
+
+
+def generated_batches(state: GANState, num: int, seed: int = FAKE_SEED) -> Iterator[jax.Array]:
+  """num images of the run's EMA generator, in batches (see _draws)."""
+  for start, key, labels in _draws(state, num, seed):
+    yield _generated(state, key, labels)[: num - start]
 
 
 def image_batches(images: np.ndarray) -> Iterator[np.ndarray]:
@@ -388,10 +391,8 @@ class Evaluation:
     first = jax.tree.map(lambda leaf: leaf[0], chosen)
     self._check_generator(first)
     embedded = [_Embedded(self._keep) for _ in members]
-    key, classes = jax.random.key(FAKE_SEED), requested_classes(first, self.num_fake + _BATCH)
-    for i, start in enumerate(range(0, self.num_fake, _BATCH)):
-      labels = None if classes is None else jnp.asarray(classes[start : start + _BATCH])
-      images = _members_generated(chosen, jax.random.fold_in(key, i), labels)[:, : self.num_fake - start]
+    for start, key, labels in _draws(first, self.num_fake, FAKE_SEED):
+      images = _members_generated(chosen, key, labels)[:, : self.num_fake - start]
       each, flat = images.shape[1], images.reshape(-1, *images.shape[2:])  # member m's: [m * each, (m + 1) * each)
       for lo in range(0, len(flat), _BATCH):
         features, logits = _embedded_batch(self.extractor, flat[lo : lo + _BATCH])

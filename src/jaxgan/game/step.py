@@ -46,6 +46,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxgan.data.sources import to_unit_range
 from jaxgan.game.ada import ada_augment, adjust_p
 from jaxgan.game.augment import diff_augment, instance_noise, pack
 from jaxgan.game.losses import WITH_LABELS, GANObjective, get_objective, value_function
@@ -322,7 +323,7 @@ def real_samples(batch: Batch, pool: Batch | None = None) -> tuple[jax.Array, ja
     samples, labels = batch if isinstance(batch, tuple) else (batch, None)
   else:
     samples, labels = jax.tree.map(lambda part: part[batch], pool if isinstance(pool, tuple) else (pool, None))
-  return (samples.astype(jnp.float32) / 127.5 - 1.0 if samples.dtype == jnp.uint8 else samples), labels
+  return to_unit_range(samples), labels
 
 
 def _round(

@@ -31,6 +31,7 @@ def folder(tmp_path_factory):
   """The folder docs/bad-input.md describes."""
   root = tmp_path_factory.mktemp('bad-input')
   np.savez(root / 'two.npz', images=np.zeros((2, 8, 8), np.uint8))
+  np.savez(root / 'one.npz', images=np.zeros((1, 8, 8), np.uint8))
   np.savez(root / 'wide.npz', images=np.zeros((2, 8, 16), np.uint8))
   (root / 'blocker').write_text('a file')
   (root / 'notzip.npz').write_text('text')

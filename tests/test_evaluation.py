@@ -195,3 +195,41 @@ def test_a_sweep_ranks_its_members_by_their_scores(tmp_path):
     jaxgan.evaluate_run(tmp_path)
   for i in range(2):
     assert jaxgan.evaluate_run(tmp_path, member=i, metrics=('fid',))['fid'] == pytest.approx(fids[i], rel=1e-4)
+
+
+def test_reference_features_are_cached_by_their_images_not_their_name(tmp_path, monkeypatch):
+  """The same reference name holding other images (a file rewritten in place) is embedded afresh; a cache that
+  cannot be written warns and the features still come back."""
+  from jaxgan.data.sources import ImageSource
+  from jaxgan.evaluation import scoring
+
+  def mean_colour(x):
+    return x.mean(axis=(1, 2)), x.mean(axis=(1, 2, 3))[:, None]
+
+  extractor = scoring.Extractor('mean colour', mean_colour, {'extractor': 'mean colour (test)'})
+  reference = {'source': 'ref.npz', 'resolution': 'stored', 'selection': 'seeded'}
+  rng = np.random.default_rng(0)
+  before, after = rng.integers(0, 128, (30, 4, 4, 3), np.uint8), rng.integers(128, 256, (30, 4, 4, 3), np.uint8)
+
+  def features(images):
+    return scoring.reference_features(extractor, ImageSource(images, 0), reference, 30, keep=False)
+
+  first = features(before)
+  np.testing.assert_allclose(first['mean'], (before / 127.5 - 1).mean(axis=(0, 1, 2)), rtol=1e-5)
+  np.testing.assert_allclose(features(before)['mean'], first['mean'])  # read back
+  np.testing.assert_allclose(features(after)['mean'], (after / 127.5 - 1).mean(axis=(0, 1, 2)), rtol=1e-5)
+  blocker = tmp_path / 'blocker'
+  blocker.write_text('a file where the cache would go')
+  monkeypatch.setenv('JAXGAN_CACHE', str(blocker))
+  with pytest.warns(UserWarning, match='reference features not cached') as warned:
+    unwritten = features(after[::-1].copy())
+  assert len(warned) == 1
+  np.testing.assert_allclose(unwritten['mean'], (after / 127.5 - 1).mean(axis=(0, 1, 2)), rtol=1e-5)
+  assert blocker.read_text() == 'a file where the cache would go'
+
+
+def test_fewer_images_than_asked_are_all_scored_and_the_protocol_says_so():
+  images, _ = _digits()
+  scored = evaluation.evaluate_images('digits', images[:8, :, :, None], num_fake=400, metrics=['kid', 'is'])
+  assert scored['protocol']['num_fake'] == 8
+  assert scored['protocol']['metrics'] == {'kid': {'subsets': 100, 'subset_size': 8}, 'is': {'splits': 8}}

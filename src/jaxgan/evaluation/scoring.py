@@ -293,25 +293,32 @@ def reference_features(
   extractor: Extractor, source: ImageSource, reference: dict[str, Any], num: int, keep: bool
 ) -> dict[str, np.ndarray]:
   """The embedded reference images (and their labels, where the source has them), read from the cache keyed
-  by extractor, reference and count, or computed."""
-  key = _cache_key({'extractor': extractor.protocol, 'reference': reference, 'num': num, 'jaxgan': __version__})
-  path = cache_dir() / 'reference' / f'{key}.npz'
+  by extractor, reference, count and the selected images' own bytes (a file rewritten in place is embedded
+  afresh), or computed."""
+  images, labels = subset(source, num, REFERENCE_SEED)
+  content = hashlib.sha256(np.ascontiguousarray(images))
+  content.update(b'' if labels is None else np.ascontiguousarray(labels, np.int64))
+  identity = {'extractor': extractor.protocol, 'reference': reference, 'num': num, 'jaxgan': __version__}
+  identity |= {'images': content.hexdigest(), 'shape': list(images.shape)}
+  path = cache_dir() / 'reference' / f'{_cache_key(identity)}.npz'
   try:
     with np.load(path, allow_pickle=False) as cached:
       arrays = {name: cached[name] for name in cached.files}
     if (not keep or 'features' in arrays) and (source.labels is None or 'labels' in arrays):
       return arrays
-  except FileNotFoundError:
+  except (FileNotFoundError, NotADirectoryError):  # not cached (yet)
     pass
   except Exception as e:  # corrupt or foreign: never trusted
     warnings.warn(
       f'reference features {path} do not read back ({type(e).__name__}); computing them again', stacklevel=2
     )
-  images, labels = subset(source, num, REFERENCE_SEED)
   _check_shape(extractor, images.shape[1:], 'the reference images')
   arrays = embed(extractor, image_batches(images), keep=True) | ({} if labels is None else {'labels': labels})
-  path.parent.mkdir(parents=True, exist_ok=True)
-  write_atomically(path, lambda temporary: _save_npz(temporary, arrays))
+  try:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, lambda temporary: _save_npz(temporary, arrays))
+  except OSError as e:  # a read-only or full cache: the features stand, only the next run embeds them again
+    warnings.warn(f'reference features not cached in {path.parent} ({e})', stacklevel=2)
   return arrays
 
 
@@ -327,7 +334,13 @@ def _reference_source(spec: str, resolution: int) -> ImageSource:
     raise EvalError(str(e)) from e
   if not isinstance(source, ImageSource):
     raise EvalError(f'{spec} is not image data; scores compare images (give an npz, a folder, digits or tfds:NAME)')
+  _check_size(spec, source)
   return source
+
+
+def _check_size(spec: str, source: ImageSource) -> None:
+  if source.size < 2:
+    raise EvalError(f'{spec} holds {source.size} image; scores compare sets of 2 or more images')
 
 
 class Evaluation:
@@ -462,13 +475,14 @@ def evaluate_images(real: str | os.PathLike, fake: str | os.PathLike | np.ndarra
     fake = f'an array of {len(array)} images'
   else:
     fake_source = _reference_source(str(fake), 0)
-  settings = {'num_fake': fake_source.size, **settings, 'reference': str(real)}
-  eval_config = with_eval_settings(Config(), settings).eval
+  _check_size(str(fake), fake_source)
+  eval_config = with_eval_settings(Config(), {**settings, 'reference': str(real)}).eval
+  if 'num_fake' not in settings or eval_config.num_fake > fake_source.size:  # all of them, and the protocol says so
+    eval_config = dataclasses.replace(eval_config, num_fake=fake_source.size)
   evaluation = Evaluation(eval_config, DataConfig(source=str(real)))
   images, _ = subset(fake_source, eval_config.num_fake, FAKE_SEED)
   scored = evaluation.score_images(images)
-  fake_protocol = {'num_fake': len(images), 'fake': f'{fake} ({len(images)} images, seeded selection)'}
-  return {**scored, 'protocol': {**evaluation.protocol, **fake_protocol}}
+  return {**scored, 'protocol': {**evaluation.protocol, 'fake': f'{fake} ({len(images)} images, seeded selection)'}}
 
 
 def read_results(path: Path) -> list[dict[str, Any]]:

@@ -88,6 +88,16 @@ def test_image_folder(tmp_path):
     source(str(tmp_path), resolution=16)
 
 
+def test_a_folder_of_sixteen_bit_grey_images_is_scaled_to_eight_bits(tmp_path):
+  from PIL import Image
+
+  levels = np.array([[0, 257, 30000], [60000, 65535, 128], [12850, 40000, 1000]], np.uint16)
+  Image.fromarray(levels).save(tmp_path / 'deep.png')  # Pillow reads it back as mode I;16
+  images = source(str(tmp_path)).images
+  assert images.shape == (1, 3, 3, 1)
+  np.testing.assert_array_equal(images[0, :, :, 0], np.round(levels / 257).astype(np.uint8))  # 65535 -> 255
+
+
 def test_tfds_through_its_mock():
   tfds = pytest.importorskip('tensorflow_datasets')
   with tfds.testing.mock_data(num_examples=12, policy=tfds.testing.MockPolicy.USE_CODE):

@@ -298,3 +298,19 @@ def test_members_split_over_eight_devices(tmp_path):
     results[devices] = np.load(out)
   for name in results[1].files:
     np.testing.assert_allclose(results[1][name], results[8][name], rtol=2e-4, atol=2e-5, err_msg=name)
+
+
+@pytest.mark.parametrize('std', [1.0, 4000.0])
+def test_members_png_frames_the_real_density_at_any_scale(std):
+  import matplotlib
+
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt
+
+  x = np.linspace(-6 * std, 6 * std, 400)
+  density = np.exp(-0.5 * (x / std) ** 2) / (std * np.sqrt(2 * np.pi))  # below 1e-4 everywhere at std 4000
+  fig, ax = plt.subplots()
+  population._draw_1d(ax, [{'x': x, 'p_real': density, 'p_gen': density, 'd_game': np.full_like(x, 0.5)}])
+  low, high = ax.get_xlim()
+  plt.close(fig)
+  assert -5 * std < low < -3 * std and 3 * std < high < 5 * std

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-PREPARATION_VERSION = 1  # raise when the decoding, cropping or resizing changes
+PREPARATION_VERSION = 2  # raise when the decoding, cropping or resizing changes (2: 16-bit grey PNGs scaled)
 
 
 def cache_dir() -> Path:

@@ -221,12 +221,20 @@ def _npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
 _IMAGE_SUFFIXES = {'.png', '.jpg', '.jpeg'}
 
 
+_SIXTEEN_BIT_GREY = ('I;16', 'I;16L', 'I;16B', 'I')  # Pillow's modes of 16-bit grey PNGs
+
+
 def _decode_file(file: Path, resolution: int, mode: str) -> tuple[np.ndarray, None]:
   from PIL import Image
 
   try:
     with Image.open(file) as image:
-      return fit_image(np.asarray(image.convert(mode)).reshape(image.height, image.width, -1), resolution), None
+      if image.mode in _SIXTEEN_BIT_GREY:  # convert('L') would clip them at 255, not scale 0..65535 to 0..255
+        levels = np.clip(np.asarray(image, np.float64), 0, 65535)
+        pixels = Image.fromarray(np.round(levels / 257).astype(np.uint8)).convert(mode)
+      else:
+        pixels = image.convert(mode)
+      return fit_image(np.asarray(pixels).reshape(image.height, image.width, -1), resolution), None
   except OSError as e:
     raise DataError(f'{file}: not a readable image ({e})') from e
 
@@ -240,7 +248,7 @@ def _folder(path: Path, resolution: int) -> tuple[np.ndarray, None]:
     raise DataError(f'{path}: no PNG or JPEG files')
   try:
     with Image.open(files[0]) as image:
-      mode = 'L' if image.mode in ('L', 'LA', 'I', 'I;16', '1') else 'RGB'
+      mode = 'L' if image.mode in ('L', 'LA', '1', *_SIXTEEN_BIT_GREY) else 'RGB'
   except OSError as e:
     raise DataError(f'{files[0]}: not a readable image ({e})') from e
   listing = [(str(f.relative_to(path)), f.stat().st_size, f.stat().st_mtime_ns) for f in files]

@@ -218,7 +218,11 @@ def _draw_1d(ax, panels: list[dict[str, Any]]) -> None:
   ax.plot(p['x'], p['p_real'], 'k--', lw=1)
   ax.plot(p['x'], p['p_gen'], 'g-', lw=1)
   ax.plot(p['x'], p['d_game'], 'b--', lw=1)
-  ax.set_xlim(p['x'][np.argmax(p['p_real'] > 1e-4)] - 1, p['x'][len(p['x']) - np.argmax(p['p_real'][::-1] > 1e-4)] + 1)
+  x, density = np.asarray(p['x']), np.asarray(p['p_real'])
+  data = x[density > 1e-3 * density.max()]  # where the real data lies, whatever its scale
+  if len(data):
+    margin = 0.1 * (data[-1] - data[0]) or 1.0
+    ax.set_xlim(data[0] - margin, data[-1] + margin)
 
 
 def _draw_2d(ax, panels: list[dict[str, Any]], mixture: mixtures.Mixture) -> None:

@@ -121,18 +121,28 @@ def _resolve_config(args: argparse.Namespace) -> 'Config':
   from jaxgan import config as config_lib
 
   config = config_lib.load(args.config)
-  assignments = list(args.overrides)
-  if args.steps is not None:
-    assignments.append(f'train.steps={args.steps}')
-  if args.seed is not None:
-    assignments.append(f'train.seed={args.seed}')
-  if args.max_time is not None:
-    assignments.append(f'train.max_seconds={args.max_time}')
-  if args.data is not None:
-    assignments.append(f'data.source={args.data}')
-  for assignment in assignments:
+  for assignment in _assignments(args):
     config = config_lib.override(config, assignment)
   return config_lib.validate(config)
+
+
+def _assignments(args: argparse.Namespace) -> list[str]:
+  """The config assignments of jaxgan-train's command line: --set's, then --steps', --seed's, --max-time's, --data's."""
+  options = {'train.steps': args.steps, 'train.seed': args.seed, 'train.max_seconds': args.max_time}
+  options['data.source'] = args.data
+  return [*args.overrides, *(f'{key}={value}' for key, value in options.items() if value is not None)]
+
+
+def _sweep_members(args: argparse.Namespace) -> list[dict[str, str]]:
+  """The members of --sweep, refused where the command line also fixes one of their keys."""
+  from jaxgan.config import ConfigError
+  from jaxgan.run import population
+
+  members = population.parse_sweeps(args.sweeps)
+  fixed = {assignment.partition('=')[0].strip() for assignment in _assignments(args)}
+  if both := sorted(fixed & set(members[0])):
+    raise ConfigError(f'{both[0]} is swept by --sweep and fixed by --set (or --seed, --steps) too; give it in one')
+  return members
 
 
 def _guarded(
@@ -185,7 +195,7 @@ def _train(argv: Sequence[str] | None = None) -> int:
     name = args.config.rsplit('/', 1)[-1].removesuffix('.py')
     workdir = args.workdir or f'runs/{name}' + ('-sweep' if args.sweeps else '')
     if args.sweeps:
-      summary = sweep(config, population.parse_sweeps(args.sweeps), workdir, extend=args.extend)
+      summary = sweep(config, _sweep_members(args), workdir, extend=args.extend)
     else:
       summary = train(config, workdir, extend=args.extend)
   except (ConfigError, RunError) as e:

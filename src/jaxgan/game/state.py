@@ -190,7 +190,7 @@ def ema_decay(
   decay = jnp.asarray(decay, jnp.float32)
   if rampup == 'none':
     return decay
-  half_life = jnp.log(0.5) / jnp.log(decay)  # decay 0: -0.0
+  half_life = jnp.log(0.5) / jnp.log(decay)  # decay 0: a half-life of 0
   if rampup == 'linear':
     half_life = jnp.minimum(half_life, 0.05 * jnp.asarray(step, jnp.float32))
   else:

@@ -433,18 +433,20 @@ def train_step(state: GANState, batch: Batch, pool: Batch | None = None) -> tupl
 
   Returns:
     The state after the round and its scalar metrics: d_loss, g_loss, d_real
-    (mean D(x)), d_fake (mean D(G(z))), value (V(D, G)) and gradient norms (acgan:
-    d_class_loss and d_class_accuracy, on real samples; with LeCam and bCR d_lecam
-    and d_consistency; with ADA ada_p, p after the round, and ada_r, the mean sign
-    D(x) since its last adjustment); the discriminator's are
-    means over its d_steps updates. A population's are [M].
+    (mean D(x)), d_fake (mean D(G(z))), value (V(D, G)) and gradient norms (with a
+    penalty d_penalty, the term added to D's loss; acgan: d_class_loss and
+    d_class_accuracy, on real samples; with LeCam and bCR d_lecam and d_consistency;
+    with path-length regularisation g_path_length; with ADA ada_p, p after the
+    round, and with its target ada_r, the mean sign of D(x) since its last
+    adjustment); the discriminator's are means over its d_steps updates. A
+    population's are [M].
   """
   _check_not_donated(state)
   return _round_jit(state, batch, pool)
 
 
 def train_steps(state: GANState, batches: Batch, pool: Batch | None = None) -> tuple[GANState, Metrics]:
-  """len(batches) rounds in one dispatch (`lax.scan`), batches as train_step's batch with a leading step axis;
+  """K rounds in one dispatch (`lax.scan`), batches as train_step's batch with a leading step axis of K;
   `state` is donated; metrics stacked, [K] ([K, M])."""
   _check_not_donated(state)
   return _rounds_jit(state, batches, pool)

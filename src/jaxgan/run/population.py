@@ -54,9 +54,11 @@ def parse_sweeps(assignments: Sequence[str]) -> list[dict[str, Any]]:
   lists = {}
   for assignment in assignments:
     key, sep, text = assignment.partition('=')
-    values = [v.strip() for v in text.split(',') if v.strip()]
-    if not sep or not key.strip() or not values:
+    values = [v.strip() for v in text.split(',')]
+    if not sep or not key.strip() or not any(values):
       raise ConfigError(f'--sweep {assignment!r} is not of the form section.key=V1,V2,...; e.g. train.seed=0,1,2,3')
+    if '' in values:
+      raise ConfigError(f'--sweep {assignment!r} has an empty value; give V1,V2,... without empty items')
     if key.strip() in lists:
       raise ConfigError(f'--sweep {key.strip()} is given twice; give all its values in one list')
     lists[key.strip()] = values
@@ -72,6 +74,7 @@ def member_configs(config: Config, members: Sequence[Member]) -> list[Config]:
     member_config = config
     for key, value in member.items():
       key = _dotted(key)
+      config_lib.value_of(config, key)  # an unknown key says so, before whether it may vary
       if key not in SWEEPABLE:
         raise ConfigError(
           f'{key} cannot vary within one sweep: it changes the compiled program; run one sweep per value of it '

@@ -142,7 +142,8 @@ def chunk_of_steps(
   state: GANState, feed: Feed, start: int, end: int, *, scan: bool, stop: Stop, writer: MetricWriter
 ) -> tuple[GANState, dict[str, np.ndarray]]:
   """Steps start..end and their metrics, [steps]: one dispatch (scan), or one a step, the data read PIECE steps
-  at a time and the progress bar moved on after each; fewer steps where a stop was requested."""
+  at a time and the progress bar moved on after each, stopping early where a stop was requested (one dispatch
+  runs whole)."""
   if scan:
     steps, pool = batches(feed, start, end - start)
     if isinstance(steps, list):  # streamed: one batch a step, stacked for the scan

@@ -68,6 +68,9 @@ def snapshot(root):
 def test_row(command, status, message, folder, capsys, monkeypatch):
   monkeypatch.chdir(folder)
   program, *args = shlex.split(command)
+  while '=' in program:  # NAME=VALUE before the command: its environment
+    monkeypatch.setenv(*program.split('=', 1))
+    program, *args = args
   main = {
     'jaxgan-train': cli.train_main,
     'jaxgan-sample': cli.sample_main,

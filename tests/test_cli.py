@@ -144,3 +144,18 @@ def test_version_and_help_without_none_defaults():
   assert result.returncode == 0 and result.stdout.strip() == f'jaxgan-train {version("jaxgan")}'
   help_text = run_cli('--help').stdout
   assert '(default: None)' not in help_text and '--extend' in help_text and '75 stopped' in help_text
+
+
+def test_an_unusable_default_compilation_cache_is_one_warning_line(tmp_path, monkeypatch, capsys):
+  """$JAXGAN_COMPILATION_CACHE unset and ~/.cache a file: the run goes on without a cache (here it stops at its
+  bad config), after one warning line."""
+  (tmp_path / '.cache').write_text('not a folder')
+  monkeypatch.delenv('JAXGAN_COMPILATION_CACHE')
+  monkeypatch.setenv('HOME', str(tmp_path))
+  assert cli.train_main([*FAST, '--workdir', str(tmp_path / 'run'), '--set', 'model.prior=cauchy']) == 2
+  warning, error = capsys.readouterr().err.splitlines()
+  assert warning == (
+    f'jaxgan-train: warning: the compilation cache {tmp_path}/.cache/jaxgan/xla is not a writable folder '
+    '(Not a directory); compiling without it (JAXGAN_COMPILATION_CACHE=off: none)'
+  )
+  assert error.startswith('jaxgan-train: error: model.prior')

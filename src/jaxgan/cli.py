@@ -33,14 +33,33 @@ def _enable_compilation_cache() -> None:
   """Keeps compiled programs between runs in $JAXGAN_COMPILATION_CACHE (default ~/.cache/jaxgan/xla; 'off'
   for none), so a repeated or resumed run, or a second sweep of the same shapes, skips most compiling: every
   program (a run compiles some ninety, most small, each read back in a quarter of its compile time), unless
-  JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS says otherwise."""
+  JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS says otherwise. A folder that cannot be written is a ConfigError
+  when $JAXGAN_COMPILATION_CACHE names it, and a warning line (the run compiles without a cache) by default."""
+  import tempfile
+
   import jax
 
-  cache = os.environ.get('JAXGAN_COMPILATION_CACHE', str(Path.home() / '.cache' / 'jaxgan' / 'xla'))
-  if cache != 'off':
-    jax.config.update('jax_compilation_cache_dir', cache)
-    if 'JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS' not in os.environ:  # jax reads it itself
-      jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
+  from jaxgan.config import ConfigError
+
+  given = os.environ.get('JAXGAN_COMPILATION_CACHE')
+  if given == 'off':
+    return
+  cache = Path(given or Path.home() / '.cache' / 'jaxgan' / 'xla').expanduser()
+  try:
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=cache):
+      pass
+  except OSError as e:
+    problem = f'the compilation cache {cache} is not a writable folder ({e.strerror or e})'
+    if given:
+      raise ConfigError(f'$JAXGAN_COMPILATION_CACHE: {problem}; give a writable folder, or off for none') from None
+    print(
+      f'jaxgan-train: warning: {problem}; compiling without it (JAXGAN_COMPILATION_CACHE=off: none)', file=sys.stderr
+    )
+    return
+  jax.config.update('jax_compilation_cache_dir', str(cache))
+  if 'JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS' not in os.environ:  # jax reads it itself
+    jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -188,9 +207,9 @@ def _train(argv: Sequence[str] | None = None) -> int:
   from jaxgan.run import population
   from jaxgan.run.loop import RunError, sweep, train
 
-  _enable_compilation_cache()
   parallel.initialize_from_environment()  # several hosts, when the environment says so
   try:
+    _enable_compilation_cache()
     config = _resolve_config(args)
     name = args.config.rsplit('/', 1)[-1].removesuffix('.py')
     workdir = args.workdir or f'runs/{name}' + ('-sweep' if args.sweeps else '')

@@ -195,6 +195,10 @@ def test_a_sweep_ranks_its_members_by_their_scores(tmp_path):
     jaxgan.evaluate_run(tmp_path)
   for i in range(2):
     assert jaxgan.evaluate_run(tmp_path, member=i, metrics=('fid',))['fid'] == pytest.approx(fids[i], rel=1e-4)
+  # Some members alone (as after a member diverged): gathered from the population, scored as they were with all.
+  population_config, population = load(tmp_path)
+  alone = evaluation.Evaluation(population_config.eval, population_config.data).score_members(population, [1])
+  assert list(alone) == [1] and alone[1]['fid'] == pytest.approx(fids[1], rel=1e-4)
 
 
 def test_reference_features_are_cached_by_their_images_not_their_name(tmp_path, monkeypatch):

@@ -399,8 +399,12 @@ class Evaluation:
     members."""
     if not members:
       return {}
+    # What generating reads (G, its EMA, the step), gathered for the chosen members alone: no D, no optimizers.
+    generating = population.replace(
+      generator=population.generator.replace(opt_state=None), discriminator=None, hparams={}, trackers={}
+    )
     every = list(members) == list(range(len(population.step)))
-    chosen = population if every else jax.tree.map(lambda leaf: leaf[np.asarray(members)], population)
+    chosen = generating if every else jax.tree.map(lambda leaf: leaf[np.asarray(members)], generating)
     first = jax.tree.map(lambda leaf: leaf[0], chosen)
     self._check_generator(first)
     embedded = [_Embedded(self._keep) for _ in members]

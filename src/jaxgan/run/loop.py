@@ -69,8 +69,10 @@ def train(config: Config, workdir: str | os.PathLike, *, extend: bool = False, p
     progress: show a progress bar on stderr.
 
   Returns:
-    The summary (also in workdir/summary.json). A run stopped early by a
-    signal or train.max_seconds has 'stopped' (the reason) and 'step' in it.
+    The summary (also in workdir/summary.json), with step, steps and
+    wall_seconds, the seconds from the call to the end of training (the final
+    scores and pictures after it; timings.json has the whole run's). A run
+    stopped early by a signal or train.max_seconds has 'stopped' (the reason).
 
   Raises:
     ConfigError: a config value out of range.

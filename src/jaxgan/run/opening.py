@@ -324,7 +324,7 @@ def finished_summary(workdir: Path, step: int, config: Config) -> dict[str, Any]
     return None
   if not summary or 'stopped' in summary:
     return None
-  hint = ', with extend (--extend) as its schedules span its steps' if config_lib.spans_train_steps(config) else ''
+  hint = ' and add --extend (its schedules span train.steps)' if config_lib.spans_train_steps(config) else ''
   note(f'{workdir} already finished {steps} steps; raise train.steps (--steps) to train on{hint}')
   return summary
 

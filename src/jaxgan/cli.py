@@ -147,8 +147,12 @@ def _resolve_config(args: argparse.Namespace) -> 'Config':
 
 def _assignments(args: argparse.Namespace) -> list[str]:
   """The config assignments of jaxgan-train's command line: --set's, then --steps', --seed's, --max-time's, --data's."""
-  options = {'train.steps': args.steps, 'train.seed': args.seed, 'train.max_seconds': args.max_time}
-  options['data.source'] = args.data
+  options = {
+    'train.steps': args.steps,
+    'train.seed': args.seed,
+    'train.max_seconds': args.max_time,
+    'data.source': args.data,
+  }
   return [*args.overrides, *(f'{key}={value}' for key, value in options.items() if value is not None)]
 
 

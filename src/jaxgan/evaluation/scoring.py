@@ -477,9 +477,9 @@ def evaluate_images(real: str | os.PathLike, fake: str | os.PathLike | np.ndarra
       raise EvalError(str(e)) from e
     fake_source = ImageSource(array, 0)
     fake = f'an array of {len(array)} images'
+    _check_size('the fake array', fake_source)
   else:
-    fake_source = _reference_source(str(fake), 0)
-  _check_size(str(fake), fake_source)
+    fake_source = _reference_source(str(fake), 0)  # its size checked there
   eval_config = with_eval_settings(Config(), {**settings, 'reference': str(real)}).eval
   if 'num_fake' not in settings or eval_config.num_fake > fake_source.size:  # all of them, and the protocol says so
     eval_config = dataclasses.replace(eval_config, num_fake=fake_source.size)
